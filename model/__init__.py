@@ -1,0 +1,1 @@
+"""The KACS token model: domain constants, state, rules and AccessCheck."""

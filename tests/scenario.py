@@ -1,0 +1,7 @@
+"""Test worlds (thin wrappers over ``model.scenarios``)."""
+
+from model.scenarios import standard
+
+
+def standard_world():
+    return standard()
