@@ -42,6 +42,12 @@ def allocate_fresh(state: ConcreteState, rule: Rule, actor: Any, args: dict[str,
     for a in rule.args:
         if not a.fresh:
             continue
+        if a.type.kind == "sid":  # a kernel-derived SID: the logon SID of the next LUID (§4.4)
+            if args.get(a.name) is None:
+                from model.world import logon_sid
+
+                args[a.name] = logon_sid(state.value("next_luid"))
+            continue
         sort = a.type.sort
         if args.get(a.name) is None:
             if sort == "Handle":

@@ -67,6 +67,11 @@ class Step:
         k = () if not spec.keys else (key if isinstance(key, tuple) else (key,))
         self._writes.append(Write(name, key=k, value=value, when=when))
 
+    def set_now(self, view: FieldView | str, key: Any, value: Any) -> None:
+        """An effect that happens if every guard *so far* passed, even if a later
+        guard fails (e.g. a privilege's used bit once its gate accepted, §7.1)."""
+        self.set(view, key, value, when=_Unguarded(self.ok))
+
     def set_scalar(self, name: str, value: Any, when: Any = True) -> None:
         self.set(name, None, value, when)
 
@@ -94,13 +99,23 @@ class Step:
         ok = and_(self.enabled, eq(self.errno, D.OK))
         writes = []
         for w in self._writes:
-            w.when = and_(ok, w.when)
+            if isinstance(w.when, _Unguarded):
+                w.when = and_(self.enabled, w.when.cond)
+            else:
+                w.when = and_(ok, w.when)
             writes.append(w)
-        if ok is False:
+        if all(w.when is False for w in writes):
             post = self.pre
         else:
             post = self.pre.with_writes(writes)
         return Outcome(self.pre, post, self.enabled, self.errno, ret)
+
+
+class _Unguarded:
+    """Marks a write that is not subject to later guards."""
+
+    def __init__(self, cond: Any):
+        self.cond = cond
 
 
 def _row(a: Any, b: Any, first: Any, fn: Callable[[Any], tuple[Any, Any]]) -> tuple[Any, Any]:

@@ -112,11 +112,12 @@ def process_sd_check(s: State, subject: Any, p: Any, desired: Any):
 
 
 # ------------------------------------------------------------------ new token objects
-def write_new_token(st: Step, new: Any, src: Any, overrides: dict[str, Any]) -> None:
+def write_new_token(st: Step, new: Any, src: Any, overrides: dict[str, Any], when: Any = True) -> None:
     """Create token ``new``: every token field from ``overrides``, else copied from ``src``.
 
     Writes *all* token fields, so a new object never inherits stale values.
     Also assigns the next token id and marks the session as having had a token.
+    With ``when`` the token is only created if ``when`` holds.
     """
     s = st.pre
     values = dict(overrides)
@@ -130,9 +131,9 @@ def write_new_token(st: Step, new: Any, src: Any, overrides: dict[str, Any]) -> 
     unknown = set(values) - set(TOKEN_FIELDS)
     if unknown:
         raise ValueError(f"not token fields: {sorted(unknown)}")
-    st.set_many(new, values)
-    st.set_scalar("next_token_id", inc(s.next_token_id, D.ID_W))
-    st.set("sess_had_token", values["token_session"], True)
+    st.set_many(new, values, when)
+    st.set_scalar("next_token_id", inc(s.next_token_id, D.ID_W), when)
+    st.set("sess_had_token", values["token_session"], True, when)
 
 
 def sd_overrides(prefix: str, sd: SD) -> dict[str, Any]:

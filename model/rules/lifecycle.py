@@ -97,18 +97,10 @@ def exec_(st: Step, file_labelled: Any, file_level: Any, lowered_token: Any) -> 
     for name in TOKEN_FIELDS:
         if name.startswith("token_sd_"):
             overrides[name] = s.view(name)[primary]
-    _write_new_token_when(st, lower, lowered_token, primary, overrides)
+    write_new_token(st, lowered_token, primary, overrides, when=lower)
     st.set("proc_primary", p, lowered_token, when=lower)
     st.set("thread_real", th, lowered_token, when=lower)
     return st.finish(lowered=lower)
-
-
-def _write_new_token_when(st: Step, when: Any, new: Any, src: Any, overrides: dict[str, Any]) -> None:
-    """``write_new_token`` whose writes only happen if ``when``."""
-    start = len(st._writes)
-    write_new_token(st, new, src, overrides)
-    for w in st._writes[start:]:
-        w.when = and_(when, w.when)
 
 
 @rule("thread_exit", family="lifecycle", sections=("§4.3", "§9.3"), clauses=("IMP-23",))

@@ -23,6 +23,7 @@ class Arg:
     fresh: bool = False  # an unused object the kernel allocates (the executor picks it)
     doc: str = ""
     default: Any = None
+    fmt: str = ""  # how traces spell it: rights, privileges, level, integrity, slots, errno ("" = by type)
 
 
 @dataclass
