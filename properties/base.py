@@ -49,6 +49,7 @@ class Property:
     rules: tuple[str, ...] | None = None  # transition properties: only these rules (None = all)
     note: str = ""
     doc: str = ""
+    mutants: tuple[str, ...] = ()  # seeded mutants (tokenproof/seeded_mutants.py) that must refute it
 
     def expected(self, profile: str) -> str:
         return self.expect.get(profile, self.expect.get("kacs", "proved"))
@@ -64,7 +65,7 @@ CATALOG: dict[str, Property] = {}
 
 def prop(id: str, statement: str, *, kind: str, sections: tuple[str, ...], clauses: tuple[str, ...] = (),
          expect: dict[str, str] | None = None, support: tuple[str, ...] = (),
-         rules: tuple[str, ...] | None = None, note: str = "") -> Callable:
+         rules: tuple[str, ...] | None = None, note: str = "", mutants: tuple[str, ...] = ()) -> Callable:
     """Declare the decorated check function as a property of the catalog."""
     if kind not in KINDS:
         raise ValueError(f"{id}: kind must be one of {KINDS}")
@@ -77,7 +78,7 @@ def prop(id: str, statement: str, *, kind: str, sections: tuple[str, ...], claus
         if id in CATALOG:
             raise ValueError(f"property {id} declared twice")
         CATALOG[id] = Property(id, statement, kind, tuple(sections), fn, exp, tuple(clauses), tuple(support),
-                               rules, note, (fn.__doc__ or "").strip())
+                               rules, note, (fn.__doc__ or "").strip(), tuple(mutants))
         return fn
 
     return deco
