@@ -91,7 +91,8 @@ def map_generic(m: Any, mapping: D.GenericMapping) -> Any:
 # ------------------------------------------------------------------ SID matching
 def user_matches(s: State, tok: Any, sid: Any, for_allow: bool) -> Any:
     hit = eq(sid, s.token_user[tok])
-    return and_(hit, not_(s.token_user_deny_only[tok])) if for_allow else hit
+    # ``for_allow`` may be a model value (an ACE's type read from a state): no Python ``if``
+    return ite(for_allow, and_(hit, not_(s.token_user_deny_only[tok])), hit)
 
 
 def group_matches(s: State, tok: Any, sid: Any, for_allow: bool) -> Any:
@@ -101,7 +102,7 @@ def group_matches(s: State, tok: Any, sid: Any, for_allow: bool) -> Any:
         present = bit_of(s.token_groups[tok], i)
         enabled = bit_of(s.token_g_enabled[tok], i)
         deny_only = bit_of(s.token_g_deny_only[tok], i)
-        usable = and_(enabled, not_(deny_only)) if for_allow else or_(enabled, deny_only)
+        usable = ite(for_allow, and_(enabled, not_(deny_only)), or_(enabled, deny_only))
         hits.append(and_(present, usable, eq(sid, s.group_sid(tok, i))))
     return any_(hits)
 

@@ -217,6 +217,8 @@ def clear(mask: Any, bits: Any) -> Any:
     """``mask`` without ``bits`` (safe for Python ints: no negative numbers)."""
     if is_sym(mask) or is_sym(bits):
         return mask & ~bits if is_sym(bits) else mask & ~int(bits)
+    if isinstance(mask, BV):  # keep the width, so the result still lifts in a symbolic ite
+        return BV(int(mask) & ~int(bits), mask.width)
     return int(mask) & ~int(bits)
 
 

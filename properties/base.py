@@ -82,3 +82,30 @@ def prop(id: str, statement: str, *, kind: str, sections: tuple[str, ...], claus
         return fn
 
     return deco
+
+
+@dataclass
+class AccessQuery:
+    """One AccessCheck question for ``access`` properties: a token, an SD, a
+    desired mask, the object type's GenericMapping and the privilege intent."""
+
+    token: Any
+    sd: Any
+    desired: Any
+    mapping: Any
+    intent: Any = 0
+
+
+def access_query(s: Any, uni: Any = None) -> AccessQuery:
+    """A fully symbolic AccessQuery in the universe of ``s`` (or concrete defaults)."""
+    from model import domain as D
+    from model.access import ACE, SD
+    from model.state import BOOL, IL, MASK, SID, TOKEN, BVT
+
+    uni = uni or s.uni
+    c = uni.const
+    aces = [ACE(c(f"ace{i}_present", BOOL), c(f"ace{i}_allow", BOOL), c(f"ace{i}_inherit_only", BOOL),
+                c(f"ace{i}_sid", SID), c(f"ace{i}_mask", MASK)) for i in range(D.ACE_SLOTS)]
+    sd = SD(c("sd_owner", SID), c("sd_dacl_present", BOOL), aces, c("sd_has_label", BOOL),
+            c("sd_label_level", IL), c("sd_label_policy", BVT(3)))
+    return AccessQuery(c("q_token", TOKEN), sd, c("q_desired", MASK), D.TOKEN_MAPPING, c("q_intent", BVT(2)))

@@ -1,0 +1,351 @@
+"""Unbounded proofs by induction over the rules (DEVELOPERS.md "Provers").
+
+For a state property P with support lemmas L (the closure of ``support``):
+
+* base: ``Init ∧ ¬Q`` is unsatisfiable for every Q in S = {P} ∪ L;
+* step: for every Q in S and every rule r,
+  ``S(pre) ∧ enabled_r(pre, args) ∧ ¬Q(post_r)`` is unsatisfiable — one query
+  per (property, rule), lemmas tracked so the unsat core says which ones the
+  proof used;
+* cross-check: one combined query over all rules must agree.
+
+The universes are unbounded (uninterpreted sorts), so a proof holds for any
+number of threads, processes, tokens, handles and sessions.  A satisfiable
+step is a counterexample to induction (CTI): the model's pre-state and step
+are extracted, replayed on the concrete executor, and reported; whether the
+property is really false is then decided by bounded model checking from the
+initial world.  ``unknown`` (timeouts, solver ``unknown``) is never ``proved``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import z3
+
+from model.concrete import ConcreteState
+from model.rules.registry import Rule
+from model.sim import apply_rule
+from model.state import THREAD
+from model.symbolic import SymState, Universe
+from properties.base import Property, StepInfo
+from tokenproof.encode import Extraction, eval_args, extract, init_formula, named_constants, state_sids
+
+
+class ProverBug(RuntimeError):
+    """The solver and the concrete executor disagree: a bug in tokenproof."""
+
+
+@dataclass
+class Obligation:
+    prop: str
+    rule: str  # rule name, "init" or "combined"
+    status: str  # unsat | sat | unknown
+    seconds: float
+    core: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass
+class CTI:
+    """A counterexample to induction: a pre-state satisfying the lemmas and one step breaking the property."""
+
+    prop: str
+    rule: str
+    actor: Any
+    args: dict[str, Any]
+    pre: ConcreteState
+    post: ConcreteState
+    errno: int
+
+
+@dataclass
+class ProofResult:
+    prop: Property
+    verdict: str  # proved | refuted | unknown
+    seconds: float
+    lemmas_used: tuple[str, ...] = ()
+    detail: str = ""
+    obligations: list[Obligation] = field(default_factory=list)
+    cti: CTI | None = None
+    counterexample: Any = None  # a replayed BMC trace (tokenproof.bmc) when refuted
+    counterexample_file: str | None = None
+
+    @property
+    def as_expected(self) -> bool:
+        return self.verdict == self.prop.expected(self.profile)
+
+    profile: str = "kacs"
+
+
+@dataclass
+class _RuleTransition:
+    rule: Rule
+    actor: Any
+    args: dict[str, Any]
+    post: SymState
+    enabled: Any
+    errno: Any
+
+
+class InductionProver:
+    """Proves catalog properties by (mutual) induction on an unbounded state."""
+
+    def __init__(self, rules: dict[str, Rule], catalog: dict[str, Property], init: ConcreteState,
+                 timeout_ms: int = 10000, profile: str = "kacs"):
+        self.rules = rules
+        self.catalog = catalog
+        self.init = init
+        self.timeout_ms = timeout_ms
+        self.profile = profile
+        self.uni = Universe("unbounded", sids=state_sids(init))
+        self.pre = self.uni.fresh_state("pre")
+        self._transitions: dict[str, _RuleTransition] = {}
+        self._pre_formula: dict[str, Any] = {}
+        self._cache: dict[tuple, Obligation] = {}
+        self._ctis: dict[tuple, CTI] = {}
+        self._base: dict[str, Obligation] = {}
+        self.query_times: list[float] = []
+
+    # ------------------------------------------------------------ building blocks
+    def transition(self, name: str) -> _RuleTransition:
+        if name not in self._transitions:
+            rule = self.rules[name]
+            actor = None if rule.kernel else self.uni.const("actor", THREAD)
+            args = {a.name: self.uni.const(a.name, a.type) for a in rule.args}
+            out = rule.apply(self.pre, actor, args)
+            self._transitions[name] = _RuleTransition(rule, actor, args, out.post, out.enabled, out.errno)
+        return self._transitions[name]
+
+    def holds_pre(self, prop_id: str) -> Any:
+        if prop_id not in self._pre_formula:
+            self._pre_formula[prop_id] = _as_z3(self.catalog[prop_id].check(self.pre))
+        return self._pre_formula[prop_id]
+
+    def closure(self, prop: Property) -> list[str]:
+        """``prop`` and every lemma it (transitively) rests on."""
+        out: list[str] = []
+        todo = [prop.id]
+        while todo:
+            pid = todo.pop()
+            if pid in out:
+                continue
+            if pid not in self.catalog:
+                raise KeyError(f"property {prop.id}: unknown support lemma {pid}")
+            out.append(pid)
+            todo.extend(self.catalog[pid].support)
+        return out
+
+    def _solver(self) -> z3.Solver:
+        s = z3.Solver()
+        s.set("timeout", self.timeout_ms)
+        s.add(self.uni.axioms)
+        return s
+
+    def _check(self, s: z3.Solver, assumptions: list[Any]) -> tuple[str, float, str]:
+        t0 = time.perf_counter()
+        r = s.check(*assumptions)
+        dt = time.perf_counter() - t0
+        self.query_times.append(dt)
+        reason = s.reason_unknown() if r == z3.unknown else ""
+        return str(r), dt, reason
+
+    # ------------------------------------------------------------ obligations
+    def base_case(self, prop_id: str) -> Obligation:
+        if prop_id not in self._base:
+            uni = Universe("unbounded", sids=state_sids(self.init))
+            s0 = uni.fresh_state("init")
+            emb = named_constants(self.init, uni)
+            solver = z3.Solver()
+            solver.set("timeout", self.timeout_ms)
+            solver.add(uni.axioms)
+            solver.add(init_formula(self.init, s0, emb))
+            solver.add(z3.Not(_as_z3(self.catalog[prop_id].check(s0))))
+            status, dt, reason = self._check(solver, [])
+            self._base[prop_id] = Obligation(prop_id, "init", status, dt, (), reason)
+        return self._base[prop_id]
+
+    def step_case(self, prop_id: str, rule_name: str, lemmas: Iterable[str]) -> Obligation:
+        lemmas = tuple(sorted(set(lemmas)))
+        key = (prop_id, rule_name, lemmas)
+        if key in self._cache:
+            return self._cache[key]
+        prop = self.catalog[prop_id]
+        tr = self.transition(rule_name)
+        solver = self._solver()
+        tracks = {}
+        for lid in lemmas:
+            lit = z3.Bool(f"lemma[{lid}]")
+            tracks[str(lit)] = lid
+            solver.add(z3.Implies(lit, self.holds_pre(lid)))
+        solver.add(_as_z3(tr.enabled))
+        if prop.kind == "state":
+            bad = z3.Not(_as_z3(prop.check(tr.post)))
+        else:
+            bad = z3.Not(_as_z3(prop.check(self.pre, tr.post, StepInfo(rule_name, tr.actor, tr.args, tr.errno))))
+        solver.add(bad)
+        status, dt, reason = self._check(solver, [z3.Bool(f"lemma[{lid}]") for lid in lemmas])
+        core: tuple[str, ...] = ()
+        if status == "unsat":
+            core = tuple(sorted(tracks[str(c)] for c in solver.unsat_core() if str(c) in tracks))
+        elif status == "sat":
+            self._ctis[key] = self._cti(prop_id, rule_name, tr, solver.model())
+        ob = Obligation(prop_id, rule_name, status, dt, core, reason)
+        self._cache[key] = ob
+        return ob
+
+    def combined(self, prop_id: str, lemmas: Iterable[str]) -> Obligation:
+        """All rules in one query: must agree with the per-rule queries."""
+        prop = self.catalog[prop_id]
+        solver = self._solver()
+        for lid in lemmas:
+            solver.add(self.holds_pre(lid))
+        sel = z3.Int("rule")
+        branches = []
+        for i, name in enumerate(sorted(self.rules)):
+            tr = self.transition(name)
+            if prop.kind == "state":
+                bad = z3.Not(_as_z3(prop.check(tr.post)))
+            else:
+                bad = z3.Not(_as_z3(prop.check(self.pre, tr.post, StepInfo(name, tr.actor, tr.args, tr.errno))))
+            branches.append(z3.And(sel == i, _as_z3(tr.enabled), bad))
+        solver.add(z3.Or(*branches))
+        status, dt, reason = self._check(solver, [])
+        return Obligation(prop_id, "combined", status, dt, (), reason)
+
+    def _cti(self, prop_id: str, rule_name: str, tr: _RuleTransition, model: z3.ModelRef) -> CTI:
+        ex: Extraction = extract(model, self.pre)
+        actor, args = eval_args(model, ex, tr.rule, tr.args, tr.actor)
+        try:
+            out = apply_rule(ex.state, tr.rule, actor, args)
+        except Exception as e:  # noqa: BLE001 - any failure here is a tokenproof bug
+            raise ProverBug(f"CTI for {prop_id} on {rule_name} does not replay: {e}") from e
+        errno = int(out.errno)
+        model_errno = ex.value(model, _errno_type(), tr.errno)
+        if errno != model_errno:
+            raise ProverBug(f"CTI for {prop_id} on {rule_name}: solver errno {model_errno}, executor errno {errno}")
+        return CTI(prop_id, rule_name, actor, args, ex.state, out.post, errno)
+
+    def cti(self, prop_id: str, rule_name: str, lemmas: Iterable[str]) -> CTI | None:
+        return self._ctis.get((prop_id, rule_name, tuple(sorted(set(lemmas)))))
+
+    # ------------------------------------------------------------ whole properties
+    def prove(self, prop: Property, progress: Callable[[str], None] | None = None) -> ProofResult:
+        t0 = time.perf_counter()
+        if prop.kind == "state":
+            result = self._prove_state(prop, progress)
+        elif prop.kind == "transition":
+            result = self._prove_transition(prop, progress)
+        else:
+            result = self._prove_access(prop)
+        result.seconds = time.perf_counter() - t0
+        result.profile = self.profile
+        return result
+
+    def _lemma_states(self, prop: Property) -> list[str]:
+        ids = [pid for pid in self.closure(prop) if pid != prop.id or prop.kind == "state"]
+        for pid in ids:
+            if self.catalog[pid].kind != "state":
+                raise ValueError(f"{prop.id}: support lemma {pid} is not a state property")
+        return ids
+
+    def _prove_state(self, prop: Property, progress) -> ProofResult:
+        group = self._lemma_states(prop)
+        obligations: list[Obligation] = []
+        for pid in group:
+            ob = self.base_case(pid)
+            obligations.append(ob)
+            if ob.status != "unsat":
+                return self._failed(prop, obligations, ob, group)
+        for pid in group:
+            for name in sorted(self.rules):
+                if progress:
+                    progress(f"{prop.id}: {pid} × {name}")
+                ob = self.step_case(pid, name, group)
+                obligations.append(ob)
+                if ob.status != "unsat":
+                    return self._failed(prop, obligations, ob, group)
+        comb = self.combined(prop.id, group)
+        obligations.append(comb)
+        if comb.status == "sat":
+            raise ProverBug(f"{prop.id}: every per-rule step query is unsat but the combined query is sat")
+        if comb.status != "unsat":
+            return ProofResult(prop, "unknown", 0, (), f"combined cross-check: {comb.reason or comb.status}",
+                               obligations)
+        used = sorted({lid for ob in obligations for lid in ob.core if lid != prop.id})
+        return ProofResult(prop, "proved", 0, tuple(used), "inductive" + (" with lemmas" if used else ""),
+                           obligations)
+
+    def _prove_transition(self, prop: Property, progress) -> ProofResult:
+        lemmas = [pid for pid in self.closure(prop) if pid != prop.id]
+        for pid in lemmas:
+            if self.catalog[pid].kind != "state":
+                raise ValueError(f"{prop.id}: support lemma {pid} is not a state property")
+        obligations: list[Obligation] = []
+        names = sorted(self.rules) if prop.rules is None else [r for r in prop.rules if r in self.rules]
+        for name in names:
+            if progress:
+                progress(f"{prop.id} × {name}")
+            ob = self.step_case(prop.id, name, lemmas)
+            obligations.append(ob)
+            if ob.status != "unsat":
+                return self._failed(prop, obligations, ob, lemmas)
+        unproved = self._unproved_lemmas(lemmas, progress)
+        used = sorted({lid for ob in obligations for lid in ob.core})
+        if unproved:
+            return ProofResult(prop, "unknown", 0, tuple(used),
+                               f"holds for every step assuming {', '.join(unproved)}, which are not proved", obligations)
+        return ProofResult(prop, "proved", 0, tuple(used), "every step", obligations)
+
+    def _prove_access(self, prop: Property) -> ProofResult:
+        from properties.base import access_query  # symbolic query builder
+
+        lemmas = [pid for pid in self.closure(prop) if pid != prop.id]
+        solver = self._solver()
+        for lid in lemmas:
+            solver.add(self.holds_pre(lid))
+        q = access_query(self.pre, self.uni)
+        solver.add(z3.Not(_as_z3(prop.check(self.pre, q))))
+        status, dt, reason = self._check(solver, [])
+        ob = Obligation(prop.id, "access", status, dt, (), reason)
+        if status == "unsat":
+            unproved = self._unproved_lemmas(lemmas, None)
+            if unproved:
+                return ProofResult(prop, "unknown", 0, (), f"assumes unproved {', '.join(unproved)}", [ob])
+            return ProofResult(prop, "proved", 0, tuple(lemmas), "for every token, SD and request", [ob])
+        if status == "sat":
+            return ProofResult(prop, "refuted", 0, (), "a token, SD and request break it", [ob])
+        return ProofResult(prop, "unknown", 0, (), reason or status, [ob])
+
+    def _unproved_lemmas(self, lemmas: list[str], progress) -> list[str]:
+        out = []
+        for lid in lemmas:
+            if self.prove(self.catalog[lid], progress).verdict != "proved":
+                out.append(lid)
+        return out
+
+    def _failed(self, prop: Property, obligations: list[Obligation], ob: Obligation, group: list[str]) -> ProofResult:
+        if ob.status == "unknown":
+            return ProofResult(prop, "unknown", 0, (), f"{ob.prop} on {ob.rule}: solver {ob.reason or 'unknown'}",
+                               obligations)
+        if ob.rule == "init":
+            return ProofResult(prop, "refuted", 0, (), f"{ob.prop} is false in the initial world", obligations)
+        cti = self.cti(ob.prop, ob.rule, group)
+        who = "it" if ob.prop == prop.id else f"its lemma {ob.prop}"
+        return ProofResult(prop, "unknown", 0, (),
+                           f"not inductive: {who} can be broken by {ob.rule} from a state satisfying "
+                           f"{', '.join(group)} (counterexample to induction)", obligations, cti)
+
+
+def _errno_type():
+    from model.state import ERRNO
+
+    return ERRNO
+
+
+def _as_z3(x: Any) -> z3.BoolRef:
+    if isinstance(x, z3.ExprRef):
+        return x
+    return z3.BoolVal(bool(x))
