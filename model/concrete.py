@@ -33,6 +33,16 @@ class ConcreteState(State):
     def __init__(self, data: dict[str, Any], universe: dict[str, tuple]):
         self._data = data
         self.universe = universe
+        self._views: dict[str, FieldView] = {}  # per-state cache (states are persistent)
+
+    def __getattr__(self, name: str) -> Any:
+        # fast path of State.__getattr__: cached views, scalars read directly
+        spec = FIELDS.get(name)
+        if spec is None:
+            raise AttributeError(name)
+        if not spec.keys:
+            return self._data[name]
+        return self.view(name)
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -54,6 +64,7 @@ class ConcreteState(State):
         value = normalize(spec.type, value)
         if not spec.keys:
             self._data[name] = value
+            self._views.pop(name, None)
             return
         if not isinstance(key, tuple):
             key = (key,)
@@ -64,14 +75,22 @@ class ConcreteState(State):
 
     # ------------------------------------------------------------ State interface
     def view(self, name: str) -> FieldView:
+        v = self._views.get(name)
+        if v is not None:
+            return v
         spec = FIELDS[name]
         d = self._data[name]
         if not spec.keys:
-            return FieldView(spec, lambda: d)
-        default = default_of(spec.type)
-        if len(spec.keys) == 1:
-            return FieldView(spec, lambda k: d.get(k, default))
-        return FieldView(spec, lambda *k: d.get(k, default))
+            v = FieldView(spec, lambda: d)
+        else:
+            default = default_of(spec.type)
+            get = d.get
+            if len(spec.keys) == 1:
+                v = FieldView(spec, lambda k: get(k, default))
+            else:
+                v = FieldView(spec, lambda *k: get(k, default))
+        self._views[name] = v
+        return v
 
     def raw(self, name: str) -> Any:
         return self._data[name]

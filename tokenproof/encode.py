@@ -120,7 +120,8 @@ def named_constants(c: ConcreteState, uni: Universe) -> Embedding:
 
 def init_formula(c: ConcreteState, s: SymState, emb: Embedding) -> list[z3.BoolRef]:
     """Constraints saying the unbounded state ``s`` is ``c``: named objects hold
-    their concrete values, every other object is dead and every other fd closed."""
+    their concrete values, every other object and fd holds the concrete
+    defaults (dead, closed, zero), as objects outside a concrete universe do."""
     out: list[z3.BoolRef] = []
     for spec in SCHEMA:
         view = c.view(spec.name)
@@ -131,17 +132,24 @@ def init_formula(c: ConcreteState, s: SymState, emb: Embedding) -> list[z3.BoolR
                 continue  # "no object": unconstrained
             elems = [emb.to_elem[k][i] for k, i in zip(spec.keys, key_ids)]
             out.append(fn(*elems) == emb.lift(spec.type, value))
-    for sort, alive in ALIVE_FIELD.items():
+    for sort in SORTS:
+        if sort == "Handle":
+            continue
         x = z3.Const(f"init_{sort.lower()}", s.uni.sorts[sort])
         named = [x == e for e in emb.to_elem[sort].values()]
-        out.append(z3.ForAll([x], z3.Implies(z3.Not(z3.Or(*named)) if named else z3.BoolVal(True),
-                                             z3.Not(s.fns[alive](x)))))
+        unnamed = z3.Not(z3.Or(*named)) if named else z3.BoolVal(True)
+        defaults = [s.fns[f.name](x) == emb.uni.lift(f.type, default_of(f.type))
+                    for f in SCHEMA if f.keys == (sort,) and f.type.kind != "obj"]
+        out.append(z3.ForAll([x], z3.Implies(unnamed, z3.And(*defaults))))
     p = z3.Const("init_p", s.uni.sorts["Process"])
     h = z3.Const("init_h", s.uni.sorts["Handle"])
     open_pairs = [z3.And(p == emb.to_elem["Process"][pi], h == emb.to_elem["Handle"][hi])
                   for pi in emb.to_elem["Process"] for hi in emb.to_elem["Handle"]
                   if c.value("fd_open", (pi, hi))]
-    out.append(z3.ForAll([p, h], z3.Implies(s.fns["fd_open"](p, h), z3.Or(*open_pairs) if open_pairs else z3.BoolVal(False))))
+    fd_defaults = [s.fns[f.name](p, h) == emb.uni.lift(f.type, default_of(f.type))
+                   for f in SCHEMA if f.keys == ("Process", "Handle") and f.type.kind != "obj"]
+    out.append(z3.ForAll([p, h], z3.Implies(z3.Not(z3.Or(*open_pairs)) if open_pairs else z3.BoolVal(True),
+                                            z3.And(*fd_defaults))))
     return out
 
 

@@ -123,18 +123,40 @@ def render_plain(v: Any) -> str:
     return str(v)
 
 
+def ret_kind(rule: Rule, key: str) -> tuple[Type, str] | None:
+    """The type and spelling of return value ``key``: the rule's argument of the
+    same name, else by its name (``level`` is a level, ``token`` a token ...)."""
+    for a in rule.args:
+        if a.name == key:
+            return a.type, a.fmt
+    from model.state import BOOL, HANDLE, IL, LEVEL, MASK, OBJ, PRIVS
+
+    if key in ("thread", "process", "token", "session", "socket"):
+        return OBJ(key.capitalize()), ""
+    if key == "fd" or key.endswith("_fd"):
+        return HANDLE, ""
+    if key == "level" or key.endswith("_level"):
+        return LEVEL, "level"
+    if key == "integrity":
+        return IL, "integrity"
+    if key in ("mask", "granted", "access") or key.endswith("_mask"):
+        return MASK, "rights"
+    if key == "privileges" or key.endswith("_privileges"):
+        return PRIVS, "privileges"
+    if key == "errno":
+        return Type("bv", width=8), "errno"
+    return None
+
+
 def render_ret(rule: Rule, ret: dict[str, Any], world: World) -> dict[str, str]:
-    """Return values, typed by the rule's argument of the same name when there is one."""
-    by_name = {a.name: a for a in rule.args}
+    """Return values, typed by ``ret_kind``."""
     out = {}
     for k, v in ret.items():
         if k.startswith("_"):
             continue
-        a = by_name.get(k)
-        if a is not None:
-            out[k] = render_arg(a, v, world)
-        elif k in ("errno",):
-            out[k] = errno_name(v)
+        kind = ret_kind(rule, k)
+        if kind is not None and not isinstance(v, bool):
+            out[k] = render_typed(kind[0], kind[1], v, world)
         else:
             try:
                 out[k] = render_plain(v if isinstance(v, (bool, str)) else int(v))
@@ -230,8 +252,11 @@ def _created_summary(sort: str, oid: int, s: ConcreteState, world: World) -> str
     v = lambda n: render_value(n, s.value(n, oid), world)  # noqa: E731
     if sort == "Token":
         kind = "primary" if s.value("token_primary", oid) else f"impersonation ({v('token_level')})"
+        enabled = privilege_names(s.value("token_privs_enabled", oid))
+        privs = (f"enabled {v('token_privs_enabled')}" if len(enabled) <= 4
+                 else f"{len(enabled)} privileges enabled")
         parts = [f"user {v('token_user')}", kind, f"integrity {v('token_integrity')}",
-                 f"session {v('token_session')}", f"enabled {v('token_privs_enabled')}"]
+                 f"session {v('token_session')}", privs]
         if s.value("token_restricted", oid):
             parts.append("restricted" + (" (write-restricted)" if s.value("token_write_restricted", oid) else ""))
         if s.value("token_g_deny_only", oid):

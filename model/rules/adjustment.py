@@ -77,8 +77,7 @@ def ioctl_adjust_privs(st: Step, fd: Any, enable: Any, disable: Any, remove: Any
     st.require(subset(enable, present), D.EINVAL)
 
     gone = disable | remove
-    st.set("token_privs_enabled", tok, ite(reset, default & clear(present, remove),
-                                           clear(enabled | enable, gone)))
+    st.set("token_privs_enabled", tok, ite(reset, default & present, clear(enabled | enable, gone)))
     st.set("token_privs_present", tok, clear(present, remove))
     st.set("token_privs_default", tok, clear(default, remove))
     bump_modified(st, tok)

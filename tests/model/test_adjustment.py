@@ -194,6 +194,16 @@ def test_remove_is_permanent_and_reset_does_not_restore_ADJ07_ADJ08(adm):
     assert v(sim, "token_privs_present", tok) & int(NOTIFY | BACKUP) == 0
 
 
+def test_reset_never_enables_an_absent_privilege_IOCTL22():
+    """Appendix A (IOCTL-22, ADJ-07): "privileges absent from privileges_present
+    remain absent" even if enabled-by-default (by a bug elsewhere) still named one."""
+    w, tok = adm_world()
+    w.state.set("token_privs_default", tok, int(NOTIFY | DEBUG))
+    sim = Simulator(w)
+    assert privs_call(sim, reset=True).errno == 0
+    assert v(sim, "token_privs_enabled", tok) == int(NOTIFY)
+
+
 def test_remove_keeps_used_bit_PRIV04(adm):
     """§7.1 Lifecycle (PRIV-04): removal keeps the used bit for audit."""
     sim, tok = adm

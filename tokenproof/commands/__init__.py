@@ -7,7 +7,7 @@ import importlib
 import click
 
 # Add a module name here when you add a subcommand module.
-MODULES: list[str] = ["prove"]
+MODULES: list[str] = ["prove", "run", "access", "access_proofs"]
 
 
 def all_commands() -> list[click.Command]:

@@ -1,0 +1,21 @@
+"""The whole property catalog: importing this module registers every property
+in ``properties.base.CATALOG`` (area modules below, one per spec area)."""
+
+from __future__ import annotations
+
+from properties import (  # noqa: F401  (registration by import)
+    goals,
+    groups,
+    handles,
+    impersonation,
+    lifecycle,
+    privileges,
+    sessions,
+    types,
+)
+from properties.base import CATALOG, Property
+from properties.catalog_support import AccessQuery
+
+AREAS = ("lifecycle", "privileges", "groups", "types", "impersonation", "handles", "sessions", "goals")
+
+__all__ = ["CATALOG", "Property", "AccessQuery", "AREAS"]
