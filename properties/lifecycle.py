@@ -11,7 +11,6 @@ from properties.catalog_support import (
     holds_priv,
     ok,
     real_of,
-    token_alive_both,
     effective_of,
 )
 
@@ -314,4 +313,4 @@ def failed_steps_change_nothing(pre, post, step):
                                                   eq(pre.sess_linked[x], post.sess_linked[x])))))
 
 
-__all__ = ["LIVENESS_LEMMAS", "token_alive_both"]
+__all__ = ["LIVENESS_LEMMAS"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model import domain as D
-from model.values import and_, eq, implies, inc, ne, not_, subset
+from model.values import and_, eq, implies, inc, subset
 from properties.base import prop
 from properties.catalog_support import (
     ADJUSTMENT_RULES,
@@ -148,4 +148,4 @@ def identification_lends_no_privileges(pre, post, step):
     return implies(and_(ok(step), pre.thread_impersonating[th]), acting(pre.thread_imp_level[th]))
 
 
-__all__ = ["GATED_ON_EFFECTIVE", "ne", "not_"]
+__all__ = ["GATED_ON_EFFECTIVE"]

@@ -61,8 +61,9 @@ def anon_session_alive(s):
       note="Refuted (spec gap): the kernel never reclaims it, but kacs_destroy_empty_logon_session only "
            "asks for SeTcbPrivilege and 'zero live tokens' (SESS-06).  A TCB holder outside the SYSTEM "
            "session (init creates a TCB token in alice's session, forks, the child installs it; init and "
-           "the child's SYSTEM copy go away) can then roll back the SYSTEM session.  Long trace (about 8 "
-           "steps): BMC at small depth may only report 'not proved'.")
+           "the child's SYSTEM copy go away) can then roll back the SYSTEM session.  Concrete witness in 5 "
+           "steps: create_token, fork, install, init's process_exit, kacs_destroy_empty_logon_session "
+           "(tests/properties/test_mutants_concrete.py).")
 def system_session_alive(s):
     """§4.3 Well-known LogonSession LUIDs: the SYSTEM LogonSession is created at kernel init."""
     return s.sess_alive[s.system_session]

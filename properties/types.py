@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model import domain as D
-from model.values import and_, eq, implies, ne, not_, or_, ule
+from model.values import and_, eq, implies, not_, or_, ule
 from properties.base import prop
 from properties.catalog_support import TOKEN_SOURCE_LEMMAS, fd_token, ok, token_alive_both
 

@@ -107,12 +107,15 @@ class InductionProver:
     """Proves catalog properties by (mutual) induction on an unbounded state."""
 
     def __init__(self, rules: dict[str, Rule], catalog: dict[str, Property], init: ConcreteState,
-                 timeout_ms: int = 10000, profile: str = "kacs"):
+                 timeout_ms: int = 10000, profile: str = "kacs", cross_check: bool = True,
+                 cross_check_timeout_ms: int = 3000):
         self.rules = rules
         self.catalog = catalog
         self.init = init
         self.timeout_ms = timeout_ms
         self.profile = profile
+        self.cross_check = cross_check
+        self.cross_check_timeout_ms = cross_check_timeout_ms
         self.uni = Universe("unbounded", sids=state_sids(init))
         self.pre = self.uni.fresh_state("pre")
         self._transitions: dict[str, _RuleTransition] = {}
@@ -122,6 +125,7 @@ class InductionProver:
         self._base: dict[str, Obligation] = {}
         self._reads: dict[str, frozenset[str]] = {}
         self.query_times: list[float] = []
+        self.engines: dict[str, int] = {}
         self.framed = 0
 
     # ------------------------------------------------------------ building blocks
@@ -162,19 +166,13 @@ class InductionProver:
             todo.extend(self.catalog[pid].support)
         return out
 
-    def _solver(self) -> z3.Solver:
-        s = z3.Solver()
-        s.set("timeout", self.timeout_ms)
-        s.add(self.uni.axioms)
-        return s
+    def _solve(self, assertions, tracked=None, validate=None, timeout_ms=None):
+        from tokenproof.smt import solve
 
-    def _check(self, s: z3.Solver, assumptions: list[Any]) -> tuple[str, float, str]:
-        t0 = time.perf_counter()
-        r = s.check(*assumptions)
-        dt = time.perf_counter() - t0
-        self.query_times.append(dt)
-        reason = s.reason_unknown() if r == z3.unknown else ""
-        return str(r), dt, reason
+        ans = solve(assertions, tracked, timeout_ms or self.timeout_ms, validate=validate)
+        self.query_times.append(ans.seconds)
+        self.engines[ans.engine] = self.engines.get(ans.engine, 0) + 1
+        return ans
 
     # ------------------------------------------------------------ obligations
     def base_case(self, prop_id: str) -> Obligation:
@@ -182,13 +180,9 @@ class InductionProver:
             uni = Universe("unbounded", sids=state_sids(self.init))
             s0 = uni.fresh_state("init")
             emb = named_constants(self.init, uni)
-            solver = z3.Solver()
-            solver.set("timeout", self.timeout_ms)
-            solver.add(uni.axioms)
-            solver.add(init_formula(self.init, s0, emb))
-            solver.add(z3.Not(_as_z3(self.catalog[prop_id].check(s0))))
-            status, dt, reason = self._check(solver, [])
-            self._base[prop_id] = Obligation(prop_id, "init", status, dt, (), reason)
+            ans = self._solve([*uni.axioms, *init_formula(self.init, s0, emb),
+                               z3.Not(_as_z3(self.catalog[prop_id].check(s0)))])
+            self._base[prop_id] = Obligation(prop_id, "init", ans.status, ans.seconds, (), ans.reason)
         return self._base[prop_id]
 
     def step_case(self, prop_id: str, rule_name: str, lemmas: Iterable[str]) -> Obligation:
@@ -204,34 +198,34 @@ class InductionProver:
             ob = Obligation(prop_id, rule_name, "unsat", 0.0, (prop_id,), "frame")
             self._cache[key] = ob
             return ob
-        solver = self._solver()
-        tracks = {}
-        for lid in lemmas:
-            lit = z3.Bool(f"lemma[{lid}]")
-            tracks[str(lit)] = lid
-            solver.add(z3.Implies(lit, self.holds_pre(lid)))
-        solver.add(_as_z3(tr.enabled))
         if prop.kind == "state":
             bad = z3.Not(_as_z3(prop.check(tr.post)))
         else:
             bad = z3.Not(_as_z3(prop.check(self.pre, tr.post, StepInfo(rule_name, tr.actor, tr.args, tr.errno))))
-        solver.add(bad)
-        status, dt, reason = self._check(solver, [z3.Bool(f"lemma[{lid}]") for lid in lemmas])
-        core: tuple[str, ...] = ()
-        if status == "unsat":
-            core = tuple(sorted(tracks[str(c)] for c in solver.unsat_core() if str(c) in tracks))
-        elif status == "sat":
-            self._ctis[key] = self._cti(prop_id, rule_name, tr, solver.model())
+        tracked = {lid: self.holds_pre(lid) for lid in lemmas}
+        found: dict[str, CTI] = {}
+
+        def validate(model: z3.ModelRef) -> bool:
+            cti = self._try_cti(prop_id, rule_name, tr, model, lemmas)
+            if cti is not None:
+                found["cti"] = cti
+            return cti is not None
+
+        ans = self._solve([*self.uni.axioms, _as_z3(tr.enabled), bad], tracked, validate)
+        status, dt, reason, core = ans.status, ans.seconds, ans.reason, tuple(sorted(ans.core))
+        if status == "sat":
+            self._ctis[key] = found.get("cti") or self._cti(prop_id, rule_name, tr, ans.model)
         ob = Obligation(prop_id, rule_name, status, dt, core, reason)
         self._cache[key] = ob
         return ob
 
     def combined(self, prop_id: str, lemmas: Iterable[str]) -> Obligation:
         """All rules in one query: must agree with the per-rule queries."""
+        lemmas = tuple(sorted(set(lemmas)))
+        key = (prop_id, "combined", lemmas)
+        if key in self._cache:
+            return self._cache[key]
         prop = self.catalog[prop_id]
-        solver = self._solver()
-        for lid in lemmas:
-            solver.add(self.holds_pre(lid))
         sel = z3.Int("rule")
         branches = []
         for i, name in enumerate(sorted(self.rules)):
@@ -241,9 +235,11 @@ class InductionProver:
             else:
                 bad = z3.Not(_as_z3(prop.check(self.pre, tr.post, StepInfo(name, tr.actor, tr.args, tr.errno))))
             branches.append(z3.And(sel == i, _as_z3(tr.enabled), bad))
-        solver.add(z3.Or(*branches))
-        status, dt, reason = self._check(solver, [])
-        return Obligation(prop_id, "combined", status, dt, (), reason)
+        ans = self._solve([*self.uni.axioms, *[self.holds_pre(lid) for lid in lemmas], z3.Or(*branches)],
+                          timeout_ms=self.cross_check_timeout_ms)
+        ob = Obligation(prop_id, "combined", ans.status, ans.seconds, (), ans.reason)
+        self._cache[key] = ob
+        return ob
 
     def _cti(self, prop_id: str, rule_name: str, tr: _RuleTransition, model: z3.ModelRef) -> CTI:
         ex: Extraction = extract(model, self.pre)
@@ -257,6 +253,26 @@ class InductionProver:
         if errno != model_errno:
             raise ProverBug(f"CTI for {prop_id} on {rule_name}: solver errno {model_errno}, executor errno {errno}")
         return CTI(prop_id, rule_name, actor, args, ex.state, out.post, errno)
+
+    def _try_cti(self, prop_id: str, rule_name: str, tr: _RuleTransition, model: z3.ModelRef,
+                 lemmas: Iterable[str]) -> CTI | None:
+        """A model of the ground instances, accepted only if it is a real CTI:
+        the lemmas hold on the finite pre-state it describes and the concrete
+        step breaks the property."""
+        try:
+            ex: Extraction = extract(model, self.pre)
+            actor, args = eval_args(model, ex, tr.rule, tr.args, tr.actor)
+            if not all(self.catalog[lid].check(ex.state) for lid in lemmas):
+                return None
+            out = apply_rule(ex.state, tr.rule, actor, args)
+        except Exception:  # noqa: BLE001 - not a usable model; the quantified query decides
+            return None
+        prop = self.catalog[prop_id]
+        info = StepInfo(rule_name, actor, args, int(out.errno))
+        holds = prop.check(out.post) if prop.kind == "state" else prop.check(ex.state, out.post, info)
+        if holds:
+            return None
+        return CTI(prop_id, rule_name, actor, args, ex.state, out.post, int(out.errno))
 
     def cti(self, prop_id: str, rule_name: str, lemmas: Iterable[str]) -> CTI | None:
         return self._ctis.get((prop_id, rule_name, tuple(sorted(set(lemmas)))))
@@ -297,16 +313,25 @@ class InductionProver:
                 obligations.append(ob)
                 if ob.status != "unsat":
                     return self._failed(prop, obligations, ob, group)
-        comb = self.combined(prop.id, group)
+        note = self._cross_check(prop, group, obligations)
+        used = sorted({lid for ob in obligations for lid in ob.core if lid != prop.id})
+        return ProofResult(prop, "proved", 0, tuple(used), "inductive" + (" with lemmas" if used else "") + note,
+                           obligations)
+
+    def _cross_check(self, prop: Property, lemmas: list[str], obligations: list[Obligation]) -> str:
+        """The combined all-rules query; it must not contradict the per-rule proofs.
+
+        The proof rests on the per-rule queries (the combined query is their
+        disjunction); a combined ``sat`` means the encoding is inconsistent and
+        fails loudly, a combined timeout only leaves the cross-check open.
+        """
+        if not self.cross_check:
+            return ""
+        comb = self.combined(prop.id, lemmas)
         obligations.append(comb)
         if comb.status == "sat":
             raise ProverBug(f"{prop.id}: every per-rule step query is unsat but the combined query is sat")
-        if comb.status != "unsat":
-            return ProofResult(prop, "unknown", 0, (), f"combined cross-check: {comb.reason or comb.status}",
-                               obligations)
-        used = sorted({lid for ob in obligations for lid in ob.core if lid != prop.id})
-        return ProofResult(prop, "proved", 0, tuple(used), "inductive" + (" with lemmas" if used else ""),
-                           obligations)
+        return "" if comb.status == "unsat" else f" (combined cross-check inconclusive: {comb.reason or comb.status})"
 
     def _prove_transition(self, prop: Property, progress) -> ProofResult:
         lemmas = [pid for pid in self.closure(prop) if pid != prop.id]
@@ -327,19 +352,18 @@ class InductionProver:
         if unproved:
             return ProofResult(prop, "unknown", 0, tuple(used),
                                f"holds for every step assuming {', '.join(unproved)}, which are not proved", obligations)
-        return ProofResult(prop, "proved", 0, tuple(used), "every step", obligations)
+        note = self._cross_check(prop, lemmas, obligations)
+        return ProofResult(prop, "proved", 0, tuple(used), "every step" + note, obligations)
 
     def _prove_access(self, prop: Property) -> ProofResult:
         from properties.base import access_query  # symbolic query builder
 
         lemmas = [pid for pid in self.closure(prop) if pid != prop.id]
-        solver = self._solver()
-        for lid in lemmas:
-            solver.add(self.holds_pre(lid))
         q = access_query(self.pre, self.uni)
-        solver.add(z3.Not(_as_z3(prop.check(self.pre, q))))
-        status, dt, reason = self._check(solver, [])
-        ob = Obligation(prop.id, "access", status, dt, (), reason)
+        ans = self._solve([*self.uni.axioms, *[self.holds_pre(lid) for lid in lemmas],
+                           z3.Not(_as_z3(prop.check(self.pre, q)))])
+        status, reason = ans.status, ans.reason
+        ob = Obligation(prop.id, "access", status, ans.seconds, (), reason)
         if status == "unsat":
             unproved = self._unproved_lemmas(lemmas, None)
             if unproved:

@@ -246,6 +246,11 @@ REFUTED_WITNESSES = {
     "mandatory-groups-are-never-disabled": [
         ("init", "kacs_create_token", create_args(g0=D.SID_USERS, group_count=1, g_enabled=1, g_mandatory=1)),
         ("init", "ioctl_adjust_groups", {"fd": 3, "enable": 0, "disable": 0, "reset": True, "entries_ok": True})],
+    "the-system-session-is-never-destroyed": [
+        ("init", "kacs_create_token", create_args(session=3, privs_present=int(D.SE_TCB),
+                                                  privs_enabled=int(D.SE_TCB))),
+        ("init", "fork", {"child_thread": 7}), (7, "ioctl_install", {"fd": 3}),
+        ("init", "process_exit", {}), (7, "kacs_destroy_empty_logon_session", {"session": 1})],
     "deny-only-groups-are-never-enabled": [
         ("init", "kacs_create_token", create_args(g0=D.SID_USERS, group_count=1, g_enabled=1, g_deny_only=1))],
 }
