@@ -2,16 +2,36 @@
 
 States are persistent: ``with_writes`` copies only the fields it changes, so a
 rule's pre-state stays intact for properties that compare pre and post.
+
+Storage (for speed; the interface is unchanged):
+
+* Every field lives in the state's instance ``__dict__`` under its own name,
+  so ``s.token_user`` is a plain attribute hit.  A scalar field is stored as
+  its value; a keyed field as a ``FieldDict``: a ``dict`` (key, or key tuple
+  for two-key fields, to value) that answers its field's default for a key it
+  does not store.  The ``FieldDict`` is at the same time the field's view
+  (``view[k]``, ``view(k)``, ``view.name``, ``view.spec``), so reading a field
+  never builds anything.
+* Copy-on-write: a new state shares every field dict it does not change;
+  ``copy_with_universe`` shares all of them.
+* Each distinct field data carries a generation number and, if it was made by
+  ``with_writes``/a concrete ``Step.finish``, the *delta* from its parent: the
+  written ``(field, key)`` pairs and the parent's versions of the changed
+  fields.  ``model.sim.collect_garbage`` uses it to schedule reclamation.
+* Universes are sorted tuples without duplicates (``Ids``), so membership and
+  the next free id are binary searches.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Iterable
+from bisect import bisect_left
+from collections.abc import MutableMapping
+from typing import Any, Callable, Iterable, Iterator
 
 from model import domain as D
-from model.state import FIELDS, SCHEMA, SORTS, FieldSpec, FieldView, State, Type, Write, default_of
-from model.values import is_sym
+from model.state import ALIVE_FIELD, FIELDS, SCHEMA, SORTS, FieldSpec, FieldView, State, Type, Write, default_of
+from model.values import _ExprRef, is_sym
 
 
 def normalize(t: Type, v: Any) -> Any:
@@ -27,22 +47,192 @@ def normalize(t: Type, v: Any) -> Any:
     return str(v)
 
 
+def _normalizer(t: Type) -> Callable[[Any], Any]:
+    """``normalize(t, v)`` that returns an already canonical ``v`` as it is
+    (the exact ``bool``/``int``/``str`` that ``normalize`` would give back)."""
+    if t.kind == "bool":
+        def norm(v: Any) -> Any:
+            if v is True or v is False:
+                return v
+            return normalize(t, v)
+    elif t.kind == "bv":
+        top = (1 << t.width) - 1
+
+        def norm(v: Any) -> Any:
+            if type(v) is int and 0 <= v <= top:
+                return v
+            return normalize(t, v)
+    elif t.kind == "obj":
+        def norm(v: Any) -> Any:
+            if type(v) is int:
+                return v
+            return normalize(t, v)
+    else:
+        def norm(v: Any) -> Any:
+            if type(v) is str:
+                return v
+            return normalize(t, v)
+    return norm
+
+
+NORMALIZE: dict[str, Callable[[Any], Any]] = {f.name: _normalizer(f.type) for f in SCHEMA}
+_BOOL_FIELDS = frozenset(f.name for f in SCHEMA if f.type.kind == "bool")
+_SID_FIELDS = frozenset(f.name for f in SCHEMA if f.type.kind == "sid")
+# largest canonical int per bv / object field (an object id is any int: ``normalize`` is ``int(v)``,
+# but a negative plain int is canonical too; the fast path just takes the common range)
+_INT_TOP: dict[str, int] = {f.name: ((1 << f.type.width) - 1 if f.type.kind == "bv" else 1 << 62)
+                            for f in SCHEMA if f.type.kind in ("bv", "obj")}
+
+
+# ------------------------------------------------------------------ field storage
+class FieldDict(dict):
+    """The stored values of one keyed field, which is also its read view.
+
+    ``d[k]`` is the stored value or the field's default (``__missing__``);
+    ``d(k)`` / ``d(p, h)`` is the call form of ``FieldView``.  One subclass per
+    field carries ``spec`` and ``default`` as class attributes.  ``dict.get``
+    still sees only what is stored (``raw`` semantics)."""
+
+    __slots__ = ()
+    spec: FieldSpec
+    default: Any
+    name: str
+    _one_key: bool
+
+    def __missing__(self, key: Any) -> Any:
+        if type(key) is tuple and self._one_key and len(key) == 1:  # view[(k,)] as FieldView allowed it
+            return self.get(key[0], self.default)
+        return self.default
+
+    def __call__(self, *key: Any) -> Any:
+        return self[key[0]] if self._one_key else self[key]
+
+
+FIELD_CLASS: dict[str, type[FieldDict]] = {
+    f.name: type(f"Field_{f.name}", (FieldDict,), {"__slots__": (), "spec": f, "default": default_of(f.type),
+                                                    "name": f.name, "_one_key": len(f.keys) == 1})
+    for f in SCHEMA if f.keys
+}
+
+# object-typed (Token / Session) fields per key signature: what reclamation scheduling reads
+OBJ_FIELDS_BY_KEYS: dict[tuple[str, ...], list[FieldSpec]] = {}
+for _f in SCHEMA:
+    if _f.keys and _f.type.kind == "obj" and _f.type.sort in ("Token", "Session"):
+        OBJ_FIELDS_BY_KEYS.setdefault(_f.keys, []).append(_f)
+
+_GEN = itertools.count(1)
+_META = ("_gen", "_delta")  # non-field entries of the field store
+
+
+class Ids(tuple):
+    """The ids of one sort's universe: ascending, without duplicates, all ``int``."""
+
+    __slots__ = ()
+
+
+def as_ids(t: Iterable[Any]) -> tuple:
+    """``t`` as ``Ids`` if it is ascending, duplicate-free and all ints; else unchanged (as a tuple)."""
+    if type(t) is Ids:
+        return t
+    t = tuple(t)
+    if all(type(x) is int for x in t) and all(a < b for a, b in zip(t, t[1:])):
+        return Ids(t)
+    return t
+
+
+def contains(ids: tuple, k: Any) -> bool:
+    """``k in ids`` (a binary search for ``Ids``)."""
+    if type(ids) is Ids and type(k) is int:
+        i = bisect_left(ids, k)
+        return i < len(ids) and ids[i] == k
+    return k in ids
+
+
+def _sorted_union(old: tuple, new_ids: Iterable[Any]) -> tuple:
+    """``tuple(sorted(set(old) | set(new_ids)))``, returning ``old`` itself if nothing is new."""
+    new = list(new_ids)
+    if len(new) == 1 and type(old) is Ids and type(new[0]) is int and contains(old, new[0]):
+        return old
+    if type(old) is Ids and all(type(x) is int for x in new):
+        missing = sorted({x for x in new if not contains(old, x)})
+        if not missing:
+            return old
+        if not old or missing[0] > old[-1]:
+            return Ids(old + tuple(missing))
+        return Ids(sorted(set(old) | set(missing)))
+    return as_ids(sorted(set(old) | set(new)))
+
+
+class _DataProxy(MutableMapping):
+    """``state._data``: the field store as a mapping (name -> value or dict).
+    Writing a field through it replaces the field (a plain dict is adopted)."""
+
+    def __init__(self, state: "ConcreteState"):
+        self._s = state
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in FIELDS:
+            raise KeyError(name)
+        return self._s.__dict__[name]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._s._replace_field(name, value)
+
+    def __delitem__(self, name: str) -> None:  # pragma: no cover - not supported
+        raise TypeError("fields cannot be deleted")
+
+    def __iter__(self) -> Iterator[str]:
+        return (n for n in self._s.__dict__ if n in FIELDS)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class ConcreteState(State):
     backend = "concrete"
+    __slots__ = ("universe", "_cache")
 
     def __init__(self, data: dict[str, Any], universe: dict[str, tuple]):
-        self._data = data
-        self.universe = universe
-        self._views: dict[str, FieldView] = {}  # per-state cache (states are persistent)
+        store: dict[str, Any] = {}
+        for name, v in data.items():
+            cls = FIELD_CLASS.get(name)
+            store[name] = cls(v) if cls is not None else v
+        store["_gen"] = next(_GEN)
+        store["_delta"] = None
+        self.__dict__.update(store)
+        self.universe = {k: as_ids(v) for k, v in universe.items()}
+        self._cache = {}  # derived data shared along a lineage, validated by identity (alive lists)
 
     def __getattr__(self, name: str) -> Any:
-        # fast path of State.__getattr__: cached views, scalars read directly
-        spec = FIELDS.get(name)
-        if spec is None:
-            raise AttributeError(name)
-        if not spec.keys:
-            return self._data[name]
-        return self.view(name)
+        # only reached for a name the store does not hold
+        if name in FIELDS:
+            raise KeyError(name)
+        raise AttributeError(name)
+
+    @classmethod
+    def _make(cls, store: dict[str, Any], universe: dict[str, tuple], cache: dict) -> "ConcreteState":
+        new = object.__new__(cls)
+        new.__dict__ = store
+        new.universe = universe
+        new._cache = cache
+        return new
+
+    @property
+    def _data(self) -> _DataProxy:
+        return _DataProxy(self)
+
+    def _touched_in_place(self) -> None:
+        """The field data changed in place: a new generation, no delta, no cached derivations."""
+        self.__dict__["_gen"] = next(_GEN)
+        self.__dict__["_delta"] = None
+        self._cache.clear()
+
+    def _replace_field(self, name: str, value: Any) -> None:
+        if name not in FIELDS:
+            raise KeyError(name)
+        cls = FIELD_CLASS.get(name)
+        self.__dict__[name] = cls(value) if cls is not None and type(value) is not cls else value
+        self._touched_in_place()
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -53,71 +243,80 @@ class ConcreteState(State):
         return cls(data, {s: () for s in SORTS})
 
     def copy_with_universe(self, sort: str, new_ids: Iterable[int]) -> "ConcreteState":
-        """The same state with fresh (unset, hence dead) objects added to a sort."""
+        """The same state with fresh (unset, hence dead) objects added to a sort
+        (the state itself if they are all there already)."""
+        old = self.universe[sort]
+        ids = _sorted_union(old, new_ids)
+        if ids is old:
+            return self
         uni = dict(self.universe)
-        uni[sort] = tuple(sorted(set(uni[sort]) | set(new_ids)))
-        return ConcreteState(self._data, uni)
+        uni[sort] = ids
+        return ConcreteState._make(self.__dict__, uni, self._cache)  # shares the field data
 
     def set(self, name: str, key: Any, value: Any) -> None:
         """In-place write, for building initial states only."""
         spec = FIELDS[name]
         value = normalize(spec.type, value)
         if not spec.keys:
-            self._data[name] = value
-            self._views.pop(name, None)
+            self.__dict__[name] = value
+            self._touched_in_place()
             return
         if not isinstance(key, tuple):
             key = (key,)
         for sort, k in zip(spec.keys, key):
-            if k not in self.universe[sort]:
-                self.universe = {**self.universe, sort: tuple(sorted(set(self.universe[sort]) | {k}))}
-        self._data[name][key if len(key) > 1 else key[0]] = value
+            if not contains(self.universe[sort], k):
+                self.universe = {**self.universe, sort: _sorted_union(self.universe[sort], [k])}
+        self.__dict__[name][key if len(key) > 1 else key[0]] = value
+        self._touched_in_place()
 
     # ------------------------------------------------------------ State interface
     def view(self, name: str) -> FieldView:
-        v = self._views.get(name)
-        if v is not None:
-            return v
+        if name in FIELD_CLASS:
+            return self.__dict__[name]  # the FieldDict is the view
         spec = FIELDS[name]
-        d = self._data[name]
-        if not spec.keys:
-            v = FieldView(spec, lambda: d)
-        else:
-            default = default_of(spec.type)
-            get = d.get
-            if len(spec.keys) == 1:
-                v = FieldView(spec, lambda k: get(k, default))
-            else:
-                v = FieldView(spec, lambda *k: get(k, default))
-        self._views[name] = v
-        return v
+        d = self.__dict__[name]
+        return FieldView(spec, lambda: d)
 
     def raw(self, name: str) -> Any:
-        return self._data[name]
+        if name not in FIELDS:
+            raise KeyError(name)
+        return self.__dict__[name]
 
     def sid(self, text: str) -> str:
         return text
 
     def forall(self, sort: str, fn: Callable[[Any], Any]) -> bool:
-        return all(fn(x) for x in self.universe[sort])
+        for x in self.universe[sort]:
+            if not fn(x):
+                return False
+        return True
 
     def exists(self, sort: str, fn: Callable[[Any], Any]) -> bool:
-        return any(fn(x) for x in self.universe[sort])
+        for x in self.universe[sort]:
+            if fn(x):
+                return True
+        return False
 
     def alive(self, sort: str) -> list[int]:
-        from model.state import ALIVE_FIELD
-
+        uni = self.universe[sort]
         if sort == "Handle":
-            return list(self.universe["Handle"])
-        d = self._data[ALIVE_FIELD[sort]]
-        return [x for x in self.universe[sort] if d.get(x, False)]
+            return list(uni)
+        d = self.__dict__[ALIVE_FIELD[sort]]
+        hit = self._cache.get(sort)
+        if hit is not None and hit[0] is uni and hit[1] is d:
+            return list(hit[2])
+        out = list(filter(d.get, uni))  # [x for x in uni if d.get(x, False)], in C
+        self._cache[sort] = (uni, d, out)
+        return list(out)
 
     def keys_of(self, spec: FieldSpec) -> Iterable[Any]:
         return itertools.product(*(self.universe[s] for s in spec.keys))
 
     def with_writes(self, writes: list[Write]) -> "ConcreteState":
-        data = dict(self._data)
+        """Apply ``writes`` in order (the reference semantics of a step's effects)."""
+        store = dict(self.__dict__)
         copied: set[str] = set()
+        written: list[tuple[str, Any]] = []
         for w in writes:
             spec = FIELDS[w.field]
             if w.where is None:
@@ -125,13 +324,16 @@ class ConcreteState(State):
                     continue
                 value = normalize(spec.type, w.value)
                 if not spec.keys:
-                    data[w.field] = value
+                    store[w.field] = value
+                    written.append((w.field, None))
+                    copied.add(w.field)
                     continue
                 if w.field not in copied:
-                    data[w.field] = dict(data[w.field])
+                    store[w.field] = FIELD_CLASS[w.field](store[w.field])
                     copied.add(w.field)
                 key = w.key if len(w.key) > 1 else w.key[0]
-                data[w.field][key] = value
+                store[w.field][key] = value
+                written.append((w.field, key))
                 continue
             if not w.when:
                 continue
@@ -144,10 +346,71 @@ class ConcreteState(State):
                     updates.append((key if len(key) > 1 else key[0], normalize(spec.type, value)))
             if updates:
                 if w.field not in copied:
-                    data[w.field] = dict(data[w.field])
+                    store[w.field] = FIELD_CLASS[w.field](store[w.field])
                     copied.add(w.field)
-                data[w.field].update(updates)
-        return ConcreteState(data, self.universe)
+                store[w.field].update(updates)
+                written.extend((w.field, k) for k, _ in updates)
+        return self._derived(store, written, copied)
+
+    def _apply_fast(self, entries: list[tuple]) -> "ConcreteState":
+        """``with_writes`` for ``Step.finish`` on this backend: ``entries`` are
+        ``(field, key tuple, value, where, rows)`` whose guard already holds, in
+        order.  Same effect as ``with_writes`` of the corresponding ``Write``s
+        (tests/model/test_performance_semantics.py compares the two)."""
+        store = dict(self.__dict__)
+        copied: set[str] = set()
+        written: list[tuple[str, Any]] = []
+        add = written.append
+        for name, k, value, where, rows in entries:
+            if where is None:
+                # canonical already (the common case): stored as it is, as ``normalize`` would return it
+                tv = type(value)
+                if not ((tv is bool and name in _BOOL_FIELDS) or (tv is str and name in _SID_FIELDS)
+                        or (tv is int and 0 <= value <= _INT_TOP.get(name, -1))):
+                    value = NORMALIZE[name](value)
+                if not k:
+                    store[name] = value
+                    add((name, None))
+                    copied.add(name)
+                    continue
+                if name not in copied:
+                    store[name] = FIELD_CLASS[name](store[name])
+                    copied.add(name)
+                key = k[0] if len(k) == 1 else k
+                store[name][key] = value
+                add((name, key))
+                continue
+            norm = NORMALIZE[name]
+            updates = []
+            keys = FIELDS[name].keys
+            if rows is None and len(keys) == 1:  # every object of the sort: ``keys_of`` without 1-tuples
+                for x in self.universe[keys[0]]:
+                    cond, value = where(x)
+                    if cond:
+                        updates.append((x, norm(value)))
+            else:
+                for key in (rows if rows is not None else self.keys_of(FIELDS[name])):
+                    if type(key) is not tuple:
+                        key = key if isinstance(key, tuple) else (key,)
+                    cond, value = where(*key)
+                    if cond:
+                        updates.append((key if len(key) > 1 else key[0], norm(value)))
+            if updates:
+                if name not in copied:
+                    store[name] = FIELD_CLASS[name](store[name])
+                    copied.add(name)
+                store[name].update(updates)
+                written.extend((name, kk) for kk, _ in updates)
+        return self._derived(store, written, copied)
+
+    def _derived(self, store: dict[str, Any], written: list[tuple[str, Any]], changed: set[str]) -> "ConcreteState":
+        """The state with field store ``store``; its delta: ``written`` (field, key) pairs
+        (key None for a scalar) and this state's versions of the ``changed`` fields."""
+        parent = self.__dict__
+        old = {name: parent[name] for name in changed}
+        store["_gen"] = next(_GEN)
+        store["_delta"] = (parent["_gen"], written, old)
+        return ConcreteState._make(store, self.universe, self._cache)
 
     # ------------------------------------------------------------ comparison and display
     def value(self, name: str, key: Any = None) -> Any:
@@ -175,6 +438,18 @@ class ConcreteState(State):
 
 
 def next_free(ids: Iterable[int], start: int = 0) -> int:
+    """The least ``n >= start`` not in ``ids``."""
+    if type(ids) is Ids and type(start) is int:
+        # ascending distinct ints from index i: ids[i + j] == start + j holds for a prefix of j
+        i = bisect_left(ids, start)
+        lo, hi = 0, len(ids) - i  # find the first j with ids[i + j] != start + j
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ids[i + mid] == start + mid:
+                lo = mid + 1
+            else:
+                hi = mid
+        return start + lo
     used = set(ids)
     n = start
     while n in used:
@@ -182,4 +457,4 @@ def next_free(ids: Iterable[int], start: int = 0) -> int:
     return n
 
 
-__all__ = ["ConcreteState", "normalize", "next_free", "D"]
+__all__ = ["ConcreteState", "normalize", "next_free", "D", "FieldDict", "Ids", "as_ids", "contains"]

@@ -16,7 +16,12 @@ from typing import Any, Callable
 
 from model import domain as D
 from model.state import FIELDS, FieldView, State, Write
-from model.values import and_, eq, ite, not_
+from model.values import _ExprRef, and_, eq, ite, not_
+
+#: ``Step.finish`` on a concrete state applies the effects directly (no ``Write``
+#: objects).  Tests switch it off to compare with the reference evaluation
+#: (``State.with_writes`` of every ``Write``, one by one).
+FAST_FINISH = True
 
 
 @dataclass
@@ -43,7 +48,10 @@ class Step:
         self.args = args
         self.enabled: Any = True
         self.errno: Any = D.OK
-        self._writes: list[Write] = []
+        # pending effects as (field, key tuple, value, when, where, rows): the fields of a ``Write``
+        self._writes: list[tuple] = []
+        # concrete fast path: an effect whose ``when`` is False is never applied, so it is not recorded
+        self._drop_false = FAST_FINISH and pre.backend == "concrete"
 
     # ------------------------------------------------------------ guards
     def assume(self, cond: Any) -> None:
@@ -52,7 +60,13 @@ class Step:
 
     def require(self, cond: Any, errno: Any) -> None:
         """A guard: if ``cond`` is false (and no earlier guard failed), fail with ``errno``."""
-        self.errno = ite(eq(self.errno, D.OK), ite(cond, D.OK, errno), self.errno)
+        cur = self.errno
+        if not isinstance(cur, _ExprRef) and not isinstance(cond, _ExprRef):
+            # concrete: the value of the expression below, without building it
+            if cur == D.OK:
+                self.errno = D.OK if cond else errno
+            return
+        self.errno = ite(eq(cur, D.OK), ite(cond, D.OK, errno), cur)
 
     @property
     def ok(self) -> Any:
@@ -62,10 +76,12 @@ class Step:
     # ------------------------------------------------------------ effects
     def set(self, view: FieldView | str, key: Any, value: Any, when: Any = True) -> None:
         """``field[key] := value`` (if ``when``)."""
+        if when is False and self._drop_false:
+            return  # never applied (its guard is false whatever the others): no need to record it
         name = view if isinstance(view, str) else view.name
-        spec = FIELDS[name]
-        k = () if not spec.keys else (key if isinstance(key, tuple) else (key,))
-        self._writes.append(Write(name, key=k, value=value, when=when))
+        keys = FIELDS[name].keys
+        k = () if not keys else (key if isinstance(key, tuple) else (key,))
+        self._writes.append((name, k, value, when, None, None))
 
     def set_now(self, view: FieldView | str, key: Any, value: Any) -> None:
         """An effect that happens if every guard *so far* passed, even if a later
@@ -78,7 +94,7 @@ class Step:
     def set_where(self, view: FieldView | str, fn: Callable[..., tuple[Any, Any]]) -> None:
         """For every key ``x`` with ``cond``: ``field[x] := value`` where ``fn(x) = (cond, value)``."""
         name = view if isinstance(view, str) else view.name
-        self._writes.append(Write(name, where=fn))
+        self._writes.append((name, None, None, True, fn, None))
 
     def set_row(self, view: FieldView | str, first: Any, fn: Callable[[Any], tuple[Any, Any]]) -> None:
         """Bulk update of a two-key field restricted to ``first`` (e.g. one process's fd table)."""
@@ -87,18 +103,54 @@ class Step:
         rows = None
         if self.pre.backend == "concrete":
             rows = [(first, k) for k in self.pre.universe[spec.keys[1]]]  # type: ignore[attr-defined]
-        self._writes.append(Write(name, where=lambda a, b: _row(a, b, first, fn), rows=rows))
+        self._writes.append((name, None, None, True, lambda a, b: _row(a, b, first, fn), rows))
 
     def set_many(self, key: Any, values: dict[str, Any], when: Any = True) -> None:
         """Several fields of one object at once."""
+        if type(self) is Step and self._drop_false:
+            # ``self.set`` for every field, inlined (subclasses, e.g. mutants, go through ``set``)
+            if when is False:
+                return
+            k = key if isinstance(key, tuple) else (key,)
+            add = self._writes.append
+            for name, value in values.items():
+                add((name, k if FIELDS[name].keys else (), value, when, None, None))
+            return
         for name, value in values.items():
             self.set(name, key, value, when)
 
     # ------------------------------------------------------------ result
     def finish(self, **ret: Any) -> Outcome:
+        pre, enabled, errno = self.pre, self.enabled, self.errno
+        apply_fast = getattr(pre, "_apply_fast", None) if FAST_FINISH else None
+        if apply_fast is not None and not isinstance(enabled, _ExprRef) and not isinstance(errno, _ExprRef):
+            # concrete: the same guards as below, then the effects applied directly
+            if enabled is False:  # every guard below is and_(False, ...): no effect at all
+                return Outcome(pre, pre, enabled, errno, ret)
+            ok = and_(enabled, eq(errno, D.OK))
+            applied = []
+            touched = False  # some guard is not False (below: not ``all(w.when is False ...)``)
+            for name, k, value, when, where, rows in self._writes:
+                if when is True:
+                    when = ok  # and_(ok, True) for a concrete ok
+                else:
+                    when = and_(enabled, when.cond) if type(when) is _Unguarded else and_(ok, when)
+                if when is False:
+                    continue
+                touched = True
+                if when:
+                    applied.append((name, k, value, where, rows))
+            post = apply_fast(applied) if touched else pre
+            return Outcome(pre, post, enabled, errno, ret)
+        return self._finish_reference(ret)
+
+    def _finish_reference(self, ret: dict[str, Any]) -> Outcome:
+        """Every pending effect as a ``Write`` with its final guard, applied by
+        the state's ``with_writes`` (all backends)."""
         ok = and_(self.enabled, eq(self.errno, D.OK))
         writes = []
-        for w in self._writes:
+        for field_, key, value, when, where, rows in self._writes:
+            w = Write(field_, key=key, value=value, when=when, where=where, rows=rows)
             if isinstance(w.when, _Unguarded):
                 w.when = and_(self.enabled, w.when.cond)
             else:

@@ -68,8 +68,18 @@ class BV(int):
         return int.__hash__(self)
 
 
+_ExprRef = z3.ExprRef
+_FunctionType = type(lambda: None)
+
+# Fast paths: the concrete backend calls these helpers millions of times, so
+# every helper first handles plain Python values (``x is True``/``x is False``,
+# then one ``isinstance`` against ``z3.ExprRef``) and only then builds terms.
+# The symbolic branches are the original code, unchanged, so the terms a rule
+# produces on the symbolic backend are exactly the same as before.
+
+
 def is_sym(x: Any) -> bool:
-    return isinstance(x, z3.ExprRef)
+    return isinstance(x, _ExprRef)
 
 
 def _to_z3_like(x: Any, like: z3.ExprRef) -> z3.ExprRef:
@@ -106,40 +116,114 @@ def lift_pair(a: Any, b: Any) -> tuple[Any, Any]:
 
 def ite(cond: Any, then: Any, other: Any) -> Any:
     """``then`` if ``cond`` else ``other``."""
-    if cond is True or cond is False:
+    if cond is True:
+        return then
+    if cond is False:
+        return other
+    if not isinstance(cond, _ExprRef):
         return then if cond else other
-    if not is_sym(cond):
-        return then if bool(cond) else other
     a, b = lift_pair(then, other)
     return z3.If(cond, a, b)
 
 
 def not_(x: Any) -> Any:
-    if is_sym(x):
+    if x is True:
+        return False
+    if x is False:
+        return True
+    if isinstance(x, _ExprRef):
         return z3.Not(x)
     return not x
 
 
 def and_(*xs: Any) -> Any:
-    sym = []
+    sym = None
     for x in xs:
-        if is_sym(x):
-            sym.append(x)
+        if x is True:
+            continue
+        if x is False:
+            return False
+        if isinstance(x, _ExprRef):
+            if sym is None:
+                sym = [x]
+            else:
+                sym.append(x)
         elif not x:
             return False
-    if not sym:
+    if sym is None:
         return True
     return sym[0] if len(sym) == 1 else z3.And(*sym)
 
 
 def or_(*xs: Any) -> Any:
-    sym = []
+    sym = None
     for x in xs:
-        if is_sym(x):
-            sym.append(x)
+        if x is False:
+            continue
+        if x is True:
+            return True
+        if isinstance(x, _ExprRef):
+            if sym is None:
+                sym = [x]
+            else:
+                sym.append(x)
         elif x:
             return True
-    if not sym:
+    if sym is None:
+        return False
+    return sym[0] if len(sym) == 1 else z3.Or(*sym)
+
+
+def and_lazy(*xs: Any) -> Any:
+    """``and_`` whose arguments may be *thunks* (``lambda: value``).
+
+    A thunk is called only when its value can still matter, i.e. when no
+    earlier argument is concretely false.  The result is always exactly that of
+    ``and_`` applied to the same arguments with every thunk called (``and_``
+    returns ``False`` at the first concretely false argument whatever follows),
+    so on the symbolic backend, where the arguments are terms, every thunk is
+    called and the term is the same as ``and_``'s.  Rules use it where an
+    argument is expensive to evaluate concretely (a quantifier over a sort).
+    """
+    sym = None
+    for x in xs:
+        if type(x) is _FunctionType:
+            x = x()
+        if x is True:
+            continue
+        if x is False:
+            return False
+        if isinstance(x, _ExprRef):
+            if sym is None:
+                sym = [x]
+            else:
+                sym.append(x)
+        elif not x:
+            return False
+    if sym is None:
+        return True
+    return sym[0] if len(sym) == 1 else z3.And(*sym)
+
+
+def or_lazy(*xs: Any) -> Any:
+    """``or_`` whose arguments may be thunks, called only while no earlier
+    argument is concretely true (see ``and_lazy``: same result as ``or_``)."""
+    sym = None
+    for x in xs:
+        if type(x) is _FunctionType:
+            x = x()
+        if x is False:
+            continue
+        if x is True:
+            return True
+        if isinstance(x, _ExprRef):
+            if sym is None:
+                sym = [x]
+            else:
+                sym.append(x)
+        elif x:
+            return True
+    if sym is None:
         return False
     return sym[0] if len(sym) == 1 else z3.Or(*sym)
 
@@ -157,38 +241,41 @@ def implies(a: Any, b: Any) -> Any:
 
 
 def iff(a: Any, b: Any) -> Any:
-    if is_sym(a) or is_sym(b):
+    if isinstance(a, _ExprRef) or isinstance(b, _ExprRef):
         a, b = lift_pair(a, b)
         return a == b
     return bool(a) == bool(b)
 
 
 def eq(a: Any, b: Any) -> Any:
-    """Equality that always yields a model Boolean."""
-    if is_sym(a) or is_sym(b):
-        return a == b
+    """Equality that always yields a model Boolean (``a == b`` on both backends)."""
     return a == b
 
 
 def ne(a: Any, b: Any) -> Any:
-    return not_(eq(a, b))
-
-
-def _cmp(a: Any, b: Any, concrete, symbolic) -> Any:
-    if is_sym(a) or is_sym(b):
-        a, b = lift_pair(a, b)
-        return symbolic(a, b)
-    return concrete(int(a), int(b))
+    # ``not_(eq(a, b))``, with its concrete cases inlined
+    r = a == b
+    if r is True:
+        return False
+    if r is False:
+        return True
+    return not_(r)
 
 
 def ult(a: Any, b: Any) -> Any:
     """Unsigned ``a < b``."""
-    return _cmp(a, b, lambda x, y: x < y, z3.ULT)
+    if isinstance(a, _ExprRef) or isinstance(b, _ExprRef):
+        a, b = lift_pair(a, b)
+        return z3.ULT(a, b)
+    return int(a) < int(b)
 
 
 def ule(a: Any, b: Any) -> Any:
     """Unsigned ``a <= b``."""
-    return _cmp(a, b, lambda x, y: x <= y, z3.ULE)
+    if isinstance(a, _ExprRef) or isinstance(b, _ExprRef):
+        a, b = lift_pair(a, b)
+        return z3.ULE(a, b)
+    return int(a) <= int(b)
 
 
 def ugt(a: Any, b: Any) -> Any:
@@ -203,19 +290,30 @@ def umin(a: Any, b: Any) -> Any:
     return ite(ule(a, b), a, b)
 
 
+# For two concrete ints (``BV`` included) ``mask & bits`` is numerically
+# ``int.__and__(mask, bits)``: a ``BV`` operand is non-negative and below
+# 2**width, so the result already fits the width ``BV`` would mask it to.  The
+# comparison then gives the same ``bool`` without building a ``BV``.
+_int_and = int.__and__
+
+
 def has_all(mask: Any, bits: Any) -> Any:
     """Every bit of ``bits`` is set in ``mask``."""
+    if isinstance(mask, int) and isinstance(bits, int):
+        return _int_and(mask, bits) == bits
     return eq(mask & bits, bits)
 
 
 def has_any(mask: Any, bits: Any) -> Any:
     """Some bit of ``bits`` is set in ``mask``."""
+    if isinstance(mask, int) and isinstance(bits, int):
+        return _int_and(mask, bits) != 0
     return ne(mask & bits, 0)
 
 
 def clear(mask: Any, bits: Any) -> Any:
     """``mask`` without ``bits`` (safe for Python ints: no negative numbers)."""
-    if is_sym(mask) or is_sym(bits):
+    if isinstance(mask, _ExprRef) or isinstance(bits, _ExprRef):
         return mask & ~bits if is_sym(bits) else mask & ~int(bits)
     if isinstance(mask, BV):  # keep the width, so the result still lifts in a symbolic ite
         return BV(int(mask) & ~int(bits), mask.width)
@@ -229,7 +327,7 @@ def subset(a: Any, b: Any) -> Any:
 
 def inc(x: Any, width: int) -> Any:
     """``x + 1`` wrapping at ``width`` bits."""
-    if is_sym(x):
+    if isinstance(x, _ExprRef):
         return x + 1
     return (int(x) + 1) & ((1 << width) - 1)
 

@@ -81,6 +81,7 @@ def identity_gate(pre, server, client):
       "the identity gate and the integrity ceiling judged on the actor's real (primary) token.",
       kind="transition", sections=("§9.2", "§9.3", "§13.2"),
       clauses=("IMP-09", "IMP-10", "IMP-14", "IMP-16", "IMP-19", "IOCTL-07"),
+      expect={"kacs": "proved", "nt": "refuted"},
       mutants=("impersonate-peer-gates-on-effective-token",))
 def acting_passed_gates(pre, post, step):
     """§9.2: both gates MUST pass for the requested level (IMP-09), judged on the primary token (IMP-14)."""
@@ -94,6 +95,7 @@ def acting_passed_gates(pre, post, step):
       "A thread whose primary token is restricted never starts impersonating, at any level but "
       "Anonymous, an unrestricted token of its own user.",
       kind="transition", sections=("§9.2", "§13.2"), clauses=("IMP-11", "IMP-13", "IOCTL-07"),
+      expect={"kacs": "proved", "nt": "refuted"},
       mutants=("ioctl-impersonate-skips-the-restricted-hard-deny",))
 def restricted_never_escapes(pre, post, step):
     """§9.2: restricted-server -> unrestricted-client same-user impersonation is hard-denied (IMP-13)."""
@@ -110,6 +112,7 @@ def restricted_never_escapes(pre, post, step):
       "After a successful impersonation step at Impersonation or Delegation, the impersonation token's "
       "integrity is at most the integrity of the actor's real token, whatever its privileges.",
       kind="transition", sections=("§9.2", "§9.3"), clauses=("IMP-16", "IMP-18", "IMP-31", "IMP-28"),
+      expect={"kacs": "proved", "nt": "refuted"},
       mutants=("se-impersonate-lifts-the-ceiling",))
 def ceiling_not_lifted(pre, post, step):
     """§9.2: "SeImpersonatePrivilege bypasses the identity gate but MUST NOT bypass the integrity ceiling" (IMP-18)."""

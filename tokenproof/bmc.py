@@ -98,6 +98,28 @@ def extend_universe(c: ConcreteState, extra: dict[str, int]) -> ConcreteState:
     return out
 
 
+def exact_universe(c: ConcreteState) -> ConcreteState:
+    """``c`` with every object id some field refers to added to its sort's universe.
+
+    The "no object" references (-1 for unset fields, 0 for an unlinked pair)
+    then are elements of the finite embedding too: dead objects whose fields
+    hold their defaults, on both backends.  Without them the embedding would map
+    such a reference to some real object, and a rule reading through it (a
+    mutant that skips a guard reads a closed fd's token, say) would diverge
+    from the executor.
+    """
+    out = c
+    for spec in SCHEMA:
+        if spec.type.kind != "obj":
+            continue
+        view = out.view(spec.name)
+        keys = [()] if not spec.keys else list(out.keys_of(spec))
+        missing = {view(*k) for k in keys} - set(out.universe[spec.type.sort])
+        if missing:
+            out = out.copy_with_universe(spec.type.sort, sorted(missing))
+    return out
+
+
 @dataclass
 class StepVars:
     """The symbolic choice made at one step of the unrolling."""
@@ -264,7 +286,7 @@ class Unrolling:
 
     def __init__(self, init: ConcreteState, rules: dict[str, Rule], extra: dict[str, int] | None = None,
                  extra_sids: int = 2, timeout_ms: int = DEFAULT_TIMEOUT_MS, names: Any = None):
-        self.init = extend_universe(init, extra or {})
+        self.init = exact_universe(extend_universe(init, extra or {}))
         self.uni, self.emb = finite_universe(self.init, extra_sids=extra_sids)
         for s in SORTS:  # the embedding covers exactly the extended concrete universe
             assert sorted(self.emb.to_elem[s]) == sorted(self.init.universe[s]), s

@@ -67,7 +67,7 @@ class Counterexample:
     emb: Embedding
     steps: list[CexStep]
     states: list[ConcreteState]  # the model's state at depths 0..len(steps)
-    violation_step: int  # the depth at which the property fails
+    violation_step: int  # the depth at which the property fails (= number of steps taken)
     query: Any = None  # concrete AccessQuery (access properties)
     replayed: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
@@ -118,12 +118,12 @@ class Counterexample:
             "auto_gc": False,
             "steps": [{"actor": self.actor_name(st), "rule": st.rule, "args": self.readable_args(st),
                        "expect": {"errno": errno_name(st.errno)}} for st in self.steps],
-            "violation": {"property": self.prop.id, "step": self.violation_step, "statement": self.prop.statement},
+            # the 0-based index of the step after which the property fails (tokenproof.trace)
+            "violation": {"property": self.prop.id, "step": max(self.violation_step - 1, 0),
+                          "statement": self.prop.statement},
         }
-        if self.mutant:
-            doc["mutant"] = self.mutant
         if self.query is not None:
-            doc["violation"]["query"] = _jsonable(self.query)
+            doc["description"] += f"; AccessCheck query: {json.dumps(_jsonable(self.query), sort_keys=True)}"
         return doc
 
 
@@ -143,7 +143,15 @@ def write(cex: Counterexample, out_dir: str | Path = "counterexamples") -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / file_name(cex.prop.id, cex.mutant)
-    path.write_text(json.dumps(cex.to_json(), indent=2) + "\n")
+    doc = cex.to_json()
+    if not cex.steps:  # the initial world itself violates the property: not a trace of steps
+        doc.pop("violation")
+    try:
+        from tokenproof.trace import dump_trace  # validates the trace before writing it
+    except ImportError:  # pragma: no cover - the trace module is optional here
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+    else:
+        dump_trace(doc, path)
     return path
 
 

@@ -68,6 +68,7 @@ class Violation(_Model):
     property: str
     step: int
     statement: str = ""
+    query: Optional[Any] = None  # access properties: the concrete AccessQuery (tokenproof.cex)
 
 
 class ProcessSpec(_Model):
@@ -101,6 +102,8 @@ class Trace(_Model):
     description: str = ""
     profile: str = "kacs"
     model_hash: Optional[str] = None
+    origin: Optional[Literal["bmc", "cti", "hand"]] = None  # who wrote it (bmc/cti traces need a model_hash)
+    mutant: Optional[str] = None  # the seeded mutant the trace was found on (tokenproof.mutants)
     scenario: Optional[str] = None
     sids: dict[str, str] = Field(default_factory=dict)
     setup: Optional[Setup] = None
@@ -246,15 +249,23 @@ def _known_keys(parent: tuple) -> list[str]:
 
 def load_trace(path: str | Path) -> Trace:
     """Read and check a trace file (``TraceError`` on any problem)."""
+    from tokenproof.soundness import InputTooLarge, check_json_text, check_trace_size, read_bounded
+
     path = str(path)
     try:
-        text = Path(path).read_text()
+        text = read_bounded(path)  # size bound, then UTF-8 (docs/soundness.md "Input limits")
+        check_json_text(text, path)
     except OSError as e:
         raise TraceError(f"{path}: cannot read the trace: {e.strerror}") from None
+    except (InputTooLarge, UnicodeDecodeError) as e:
+        raise TraceError(f"{path}: {e}" if isinstance(e, UnicodeDecodeError) else str(e)) from None
     try:
         data = json.loads(text)
+        check_trace_size(data, path)
     except json.JSONDecodeError as e:
         raise TraceError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
+    except (InputTooLarge, RecursionError) as e:
+        raise TraceError(f"{path}: {e}" if isinstance(e, RecursionError) else str(e)) from None
     return parse_trace(data, path, text)
 
 
@@ -271,11 +282,75 @@ def check_trace(trace: Trace) -> World:
     if trace.violation is not None and not 0 <= trace.violation.step < len(trace.steps):
         raise TraceError(f"{trace.where('violation', 'step')}: violation.step {trace.violation.step} is not a step "
                          f"of this trace (0..{len(trace.steps) - 1})")
+    _check_provenance(trace)
     for k, st in enumerate(trace.steps):
         if st.expect is not None and st.expect.errno is not None and _errno_value(st.expect.errno) is None:
             raise TraceError(f"{trace.where('steps', k, 'expect', 'errno')}: {_step_ctx(trace, k)}: "
                              f"unknown errno {st.expect.errno!r} (known: {', '.join(D.ERRNO_NAMES.values())})")
     return world
+
+
+def _check_provenance(trace: Trace) -> None:
+    """The profile exists, a solver trace names the model it was found on, the
+    violated property exists (when the catalog loads) and the mutant exists."""
+    from model.profiles import PROFILE_NAMES
+
+    if trace.profile not in PROFILE_NAMES:
+        raise TraceError(f"{trace.where('profile')}: unknown profile {trace.profile!r} "
+                         f"(expected one of: {', '.join(PROFILE_NAMES)})")
+    if trace.origin in ("bmc", "cti") and not trace.model_hash:
+        raise TraceError(f"{trace.where('origin')}: a {trace.origin} trace must record the model it was found on: "
+                         "expected a \"model_hash\" (tokenproof.cex.model_hash())")
+    if trace.mutant is not None:
+        from tokenproof.mutants import load_seeded
+
+        seeded = load_seeded()
+        if trace.mutant not in seeded:
+            close = difflib.get_close_matches(trace.mutant, list(seeded), n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise TraceError(f"{trace.where('mutant')}: no seeded mutant {trace.mutant!r}{hint}")
+
+
+def check_violation_property(trace: Trace) -> None:
+    """Strict check (``tokenproof replay``): the violated property is in the catalog.
+    (``tokenproof run`` only reports an unknown property as not evaluated.)"""
+    if trace.violation is None:
+        return
+    catalog, why = property_catalog()
+    if catalog is None:
+        raise TraceError(f"{trace.where('violation', 'property')}: cannot check violation.property: {why}")
+    if trace.violation.property not in catalog:
+        close = difflib.get_close_matches(trace.violation.property, list(catalog), n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise TraceError(f"{trace.where('violation', 'property')}: violation.property: no property "
+                         f"{trace.violation.property!r} in the catalog{hint}")
+
+
+def current_model_hash() -> str:
+    """``tokenproof.cex.model_hash()``: sha256 of the model's sources."""
+    from tokenproof.cex import model_hash
+
+    return model_hash()
+
+
+def provenance_warnings(trace: Trace) -> list[str]:
+    """Things worth a warning but not an error: the trace was found on another
+    version of the model, or its violation statement differs from the catalog's."""
+    out: list[str] = []
+    if trace.model_hash:
+        now = current_model_hash()
+        if trace.model_hash != now:
+            out.append(f"{trace.where('model_hash')}: the trace was found on another version of the model "
+                       f"(model_hash {trace.model_hash[:12]}..., current {now[:12]}...): it is replayed on the "
+                       "current rules")
+    v = trace.violation
+    if v is not None and v.statement:
+        catalog, _ = property_catalog()
+        prop = (catalog or {}).get(v.property)
+        if prop is not None and " ".join(prop.statement.split()) != " ".join(v.statement.split()):
+            out.append(f"{trace.where('violation', 'statement')}: violation.statement differs from the catalog's "
+                       f"statement of {v.property} (the catalog's is used)")
+    return out
 
 
 def _errno_value(name: str) -> int | None:
@@ -285,12 +360,29 @@ def _errno_value(name: str) -> int | None:
     return None
 
 
+_PROFILE_RULES: dict[str, dict[str, Rule]] = {}
+
+
+def profile_rules(name: str) -> dict[str, Rule]:
+    """The rule set of a trace's profile (the KACS rules for unknown names; the
+    loader reports unknown profiles separately)."""
+    if name not in _PROFILE_RULES:
+        from model.profiles import get_profile
+
+        try:
+            _PROFILE_RULES[name] = get_profile(name)
+        except KeyError:
+            _PROFILE_RULES[name] = dict(RULES)
+    return _PROFILE_RULES[name]
+
+
 def _rule(trace: Trace, k: int) -> Rule:
     st = trace.steps[k]
-    r = RULES.get(st.rule)
+    rules = profile_rules(trace.profile)
+    r = rules.get(st.rule)
     if r is None:
-        close = difflib.get_close_matches(st.rule, list(RULES), n=4, cutoff=0.5)
-        hint = f" (did you mean {', '.join(close)}?)" if close else f" (known rules: {', '.join(sorted(RULES))})"
+        close = difflib.get_close_matches(st.rule, list(rules), n=4, cutoff=0.5)
+        hint = f" (did you mean {', '.join(close)}?)" if close else f" (known rules: {', '.join(sorted(rules))})"
         raise TraceError(f"{trace.where('steps', k, 'rule')}: step {k}: unknown rule {st.rule!r}{hint}")
     return r
 
@@ -602,8 +694,9 @@ class RunResult:
         return all(s.ok for s in self.steps)
 
 
-def execute(trace: Trace, auto_gc: bool | None = None) -> RunResult:
-    """Run every step on the concrete executor.
+def execute(trace: Trace, auto_gc: bool | None = None, rules: dict[str, Rule] | None = None) -> RunResult:
+    """Run every step on the concrete executor (with ``rules``: that rule set,
+    e.g. a mutant's ``Mutant.rules()``; default the model's rules).
 
     Raises ``StepImpossible`` (a ``TraceError``, with ``.partial`` holding the
     steps run so far) when a step's model preconditions do not hold."""
@@ -612,6 +705,8 @@ def execute(trace: Trace, auto_gc: bool | None = None) -> RunResult:
     result = RunResult(trace, world, world.state)
     for k, st in enumerate(trace.steps):
         rule = _rule(trace, k)
+        if rules is not None:
+            rule = rules.get(rule.name, rule)
         actor = _actor(trace, k, rule, world, None)
         args, binds = resolve_args(trace, k, rule, world, actor)
         before = world.state
@@ -621,13 +716,14 @@ def execute(trace: Trace, auto_gc: bool | None = None) -> RunResult:
             raise StepImpossible(f"{trace.where('steps', k)}: step {k} ({rule.name} by {st.actor}) is not possible: "
                                  f"{e}", result) from None
         used = out.ret.pop("_args", args)
+        before = out.pre  # the pre-state with the step's fresh objects in its universe (transition checks quantify over them)
         for sort, table in binds.items():
             world.names[sort].update(table)
         world.state = out.post
         kernel: list[KernelResult] = []
         if gc:
             state = out.post
-            new_state, recs = collect_garbage(state)
+            new_state, recs = collect_garbage(state, rules)
             for rec in recs:
                 krule = RULES[rec.rule]
                 kernel.append(KernelResult(rec.rule, rec.args, render_args(krule, rec.args, world),
@@ -835,4 +931,5 @@ def dump_trace(trace: Trace | dict[str, Any], path: str | Path | None = None) ->
 
 __all__ = ["Trace", "TraceStep", "TraceError", "StepImpossible", "RunResult", "StepResult", "KernelResult",
            "ViolationResult", "load_trace", "parse_trace", "build_world", "check_trace", "execute",
-           "evaluate_violation", "dump_trace", "make_trace", "step_entry", "parse_arg", "SCHEMA_VERSION"]
+           "evaluate_violation", "dump_trace", "provenance_warnings", "current_model_hash",
+           "check_violation_property", "make_trace", "step_entry", "parse_arg", "SCHEMA_VERSION"]

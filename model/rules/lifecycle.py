@@ -20,7 +20,7 @@ from model.rules.common import (
 from model.rules.registry import Arg, rule
 from model.state import BOOL, HANDLE, IL, PROCESS, SESSION, THREAD, TOKEN, State
 from model.step import Outcome, Step
-from model.values import and_, eq, ite, ne, not_, or_, ult
+from model.values import and_, and_lazy, eq, ite, ne, not_, or_, or_lazy, ult
 
 
 def new_process_sd(s: State, creator: Any, tok: Any) -> dict[str, Any]:
@@ -157,13 +157,16 @@ def set_cloexec(st: Step, fd: Any, cloexec: Any) -> Outcome:
 
 # ------------------------------------------------------------------ kernel reclamation
 def referenced_outside_pairs(s: State, t: Any) -> Any:
-    """Some thread, process, fd or socket snapshot holds ``t`` (§4.2 refcount)."""
-    by_thread = s.exists("Thread", lambda x: and_(
-        s.thread_alive[x], or_(eq(s.thread_real[x], t), and_(s.thread_impersonating[x], eq(s.thread_imp_token[x], t)))))
-    by_process = s.exists("Process", lambda p: and_(s.proc_alive[p], eq(s.proc_primary[p], t)))
-    by_fd = s.exists2("Process", "Handle", lambda p, h: and_(s.fd_open[p, h], eq(s.fd_token[p, h], t)))
-    by_socket = s.exists("Socket", lambda k: and_(s.sock_alive[k], s.sock_has_peer[k], eq(s.sock_peer_token[k], t)))
-    return or_(by_thread, by_process, by_fd, by_socket)
+    """Some thread, process, fd or socket snapshot holds ``t`` (§4.2 refcount).
+    (``or_lazy``: on a concrete state the later kinds are not searched once one holds it.)"""
+    return or_lazy(
+        lambda: s.exists("Thread", lambda x: and_(
+            s.thread_alive[x],
+            or_(eq(s.thread_real[x], t), and_(s.thread_impersonating[x], eq(s.thread_imp_token[x], t))))),
+        lambda: s.exists("Process", lambda p: and_(s.proc_alive[p], eq(s.proc_primary[p], t))),
+        lambda: s.exists2("Process", "Handle", lambda p, h: and_(s.fd_open[p, h], eq(s.fd_token[p, h], t))),
+        lambda: s.exists("Socket", lambda k: and_(s.sock_alive[k], s.sock_has_peer[k], eq(s.sock_peer_token[k], t))),
+    )
 
 
 def held_by_pair(s: State, t: Any) -> Any:
@@ -177,8 +180,8 @@ def kernel_free_token(st: Step, token: Any) -> Outcome:
     """The last reference to a token dropped: the kernel frees it.  The global
     Anonymous token is never freed; linked-pair tokens go with their session."""
     s = st.pre
-    st.assume(and_(s.token_alive[token], ne(token, s.anon_token),
-                   not_(referenced_outside_pairs(s, token)), not_(held_by_pair(s, token))))
+    st.assume(and_lazy(s.token_alive[token], ne(token, s.anon_token),
+                       lambda: not_(referenced_outside_pairs(s, token)), lambda: not_(held_by_pair(s, token))))
     st.set("token_alive", token, False)
     return st.finish()
 
@@ -189,11 +192,11 @@ def kernel_destroy_session(st: Step, session: Any) -> Outcome:
     """Only linked-pair references (or none) remain to a used LogonSession's
     tokens: the kernel destroys the session, unlinks the pair and frees its tokens."""
     s = st.pre
-    st.assume(and_(
+    st.assume(and_lazy(
         s.sess_alive[session], s.sess_had_token[session],
         ne(session, s.system_session), ne(session, s.anon_session),
-        s.forall("Token", lambda t: or_(not_(s.token_alive[t]), ne(s.token_session[t], session),
-                                        not_(referenced_outside_pairs(s, t)))),
+        lambda: s.forall("Token", lambda t: or_lazy(not_(s.token_alive[t]), ne(s.token_session[t], session),
+                                                    lambda: not_(referenced_outside_pairs(s, t)))),
     ))
     st.set("sess_alive", session, False)
     st.set("sess_linked", session, False)

@@ -191,7 +191,7 @@ RULE_NAMES = sorted(RULES)
 
 
 @pytest.mark.parametrize("name", RULE_NAMES)
-@settings(max_examples=6, deadline=None, derandomize=True,
+@settings(max_examples=4, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(0, WALK))
 def test_encoding_agrees_with_executor(name, seed, steps):

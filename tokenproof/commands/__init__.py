@@ -7,7 +7,7 @@ import importlib
 import click
 
 # Add a module name here when you add a subcommand module.
-MODULES: list[str] = ["prove", "run", "access", "access_proofs"]
+MODULES: list[str] = ["merge", "prove", "run", "access", "access_proofs", "check", "mutants", "coverage", "crosscheck", "review", "replay", "explore"]
 
 
 def all_commands() -> list[click.Command]:

@@ -2,49 +2,55 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from tokenproof.prover import ProofResult
+from tokenproof.report import FORMATS
 
-STYLE = {"proved": "green", "refuted": "red", "unknown": "yellow"}
-
-
-def _row(r: ProofResult) -> dict:
-    return {
-        "property": r.prop.id, "statement": r.prop.statement, "kind": r.prop.kind,
-        "verdict": r.verdict, "expected": r.prop.expected(r.profile), "as_expected": r.as_expected,
-        "seconds": round(r.seconds, 3), "sections": list(r.prop.sections), "clauses": list(r.prop.clauses),
-        "lemmas_used": list(r.lemmas_used), "detail": r.detail,
-        "counterexample": r.counterexample_file,
-        "cti": None if r.cti is None else {"rule": r.cti.rule, "actor": r.cti.actor, "args": r.cti.args,
-                                             "errno": r.cti.errno},
-    }
+EXIT_CODES = """\b
+Exit codes:
+  0  every property met its expected verdict
+  1  some property did not (a refutation, proof or unknown not expected)
+  2  bad input or usage (unknown property, profile, scenario, bad --shard)
+  3  some verdict is unknown (a timeout, not inductive), with --strict
+"""
 
 
-def _table(results: list[ProofResult]) -> Table:
-    t = Table(title="tokenproof prove", show_lines=False)
-    for col in ("property", "verdict", "expected", "time", "sections", "lemmas used / detail"):
-        t.add_column(col, overflow="fold")
-    for r in results:
-        style = STYLE[r.verdict] if r.as_expected else "bold magenta"
-        mark = "" if r.as_expected else " ✗"
-        info = ", ".join(r.lemmas_used) if r.verdict == "proved" else r.detail
-        if r.counterexample_file:
-            info += f" → {r.counterexample_file}"
-        t.add_row(r.prop.id, f"[{style}]{r.verdict}{mark}[/]", r.prop.expected(r.profile),
-                  f"{r.seconds:.2f}s", " ".join(r.prop.sections), info)
-    return t
+def emit(rep, fmt: str, output: str | None, timings: bool, strict: bool) -> None:
+    """Write the report in ``fmt`` (to ``output`` or stdout) and exit with the documented code."""
+    from tokenproof.report import render, summary, table_object
+
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(render(rep, fmt, timings))
+        click.echo(summary(rep, timings) + f" → {output}")
+    elif fmt == "table" and sys.stdout.isatty():
+        from rich.console import Console
+
+        Console().print(table_object(rep, timings))
+        click.echo(summary(rep, timings))
+    else:
+        click.echo(render(rep, fmt, timings), nl=False)
+    code = rep.exit_code(strict)
+    if code:
+        sys.exit(code)
 
 
-@click.command("prove")
+def output_options(f):
+    f = click.option("--no-timings", is_flag=True,
+                     help="Leave times and cache figures out of the output (byte-identical for equal input).")(f)
+    f = click.option("--strict", is_flag=True, help="Exit 3 if any verdict is unknown.")(f)
+    f = click.option("--output", "-o", metavar="FILE", type=click.Path(dir_okay=False),
+                     help="Write the report to FILE (a one-line summary goes to stdout).")(f)
+    f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                     help="table (terminal), json (input of `tokenproof merge`), junit (XML), "
+                          "sarif (2.1.0, code scanning), markdown (pull-request comment).")(f)
+    return f
+
+
+@click.command("prove", epilog=EXIT_CODES)
 @click.option("--profile", default="kacs", show_default=True, help="Rule set to prove the catalog on.")
 @click.option("--property", "ids", multiple=True, metavar="ID", help="Prove only these properties (repeatable).")
 @click.option("--timeout", "timeout_ms", default=10000, show_default=True, help="Solver timeout per query (ms).")
@@ -53,9 +59,17 @@ def _table(results: list[ProofResult]) -> Table:
 @click.option("--scenario", default="standard", show_default=True, help="Initial world (model.scenarios).")
 @click.option("--out", "out_dir", default="counterexamples", show_default=True, type=click.Path(file_okay=False),
               help="Where replayed counterexamples are written.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--strict", is_flag=True, help="Exit 3 if any verdict is unknown.")
-def command(profile, ids, timeout_ms, depth, scenario, out_dir, fmt, strict):
+@output_options
+@click.option("--cache-dir", default=".tokenproof-cache", show_default=True, type=click.Path(file_okay=False),
+              help="Proof cache directory (results keyed on a hash of the rules, properties, lemmas, profile, "
+                   "scenario, prover source and z3 version).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the proof cache.")
+@click.option("--jobs", "-j", default=1, show_default=True, type=int,
+              help="Worker processes (each proves whole properties with its own prover).")
+@click.option("--shard", metavar="I/N", help="Prove only shard I of N (1-based; a stable hash of the property "
+                                             "id), for a CI matrix; merge the JSON reports with `tokenproof merge`.")
+def command(profile, ids, timeout_ms, depth, scenario, out_dir, fmt, output, strict, no_timings, cache_dir,
+            no_cache, jobs, shard):
     """Prove every property of the catalog (or the ones named).
 
     Each property ends as proved (by induction, unbounded in the number of
@@ -64,46 +78,26 @@ def command(profile, ids, timeout_ms, depth, scenario, out_dir, fmt, strict):
     or unknown (with the reason: a timeout, or "not inductive" with the
     counterexample to induction).  Unknown is never reported as proved.
 
-    \b
-    Exit codes: 0 every property met its expected verdict; 1 some did not;
-    2 bad input; 3 some verdict unknown (with --strict).
+    Results are cached (--cache-dir; --no-cache to bypass): a warm run
+    re-proves only what a change touches.  The output is sorted by property
+    id, and z3's random seeds are fixed, so equal input gives equal verdicts.
     """
-    from tokenproof.catalog_run import load_catalog, prove_catalog, select
-    from model.profiles import get_profile
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tokenproof.catalog_run import RunOptions, check_options, parse_shard, run
 
     try:
-        get_profile(profile)
-        select(load_catalog(), list(ids) or None)
-    except KeyError as e:
-        raise click.UsageError(str(e.args[0])) from None
+        opts = RunOptions(profile=profile, ids=list(ids) or None, timeout_ms=timeout_ms, depth=depth,
+                          scenario=scenario, out_dir=out_dir, cache_dir=None if no_cache else cache_dir,
+                          jobs=jobs, shard=parse_shard(shard))
+        n = len(check_options(opts))
+    except (KeyError, ValueError) as e:
+        raise click.UsageError(str(e.args[0] if e.args else e)) from None
     console = Console(stderr=True)
-    t0 = time.perf_counter()
-    results: list[ProofResult] = []
-    n = len(select(load_catalog(), list(ids) or None))
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("proving", total=n)
-
-        def on_result(r: ProofResult) -> None:
-            results.append(r)
-            bar.advance(task)
-
-        prove_catalog(profile, list(ids) or None, timeout_ms, depth, scenario, Path(out_dir),
-                      progress=lambda msg: bar.update(task, description=msg[:60]), on_result=on_result)
-    elapsed = time.perf_counter() - t0
-    ok = all(r.as_expected for r in results)
-    unknown = any(r.verdict == "unknown" for r in results)
-    if fmt == "json":
-        click.echo(json.dumps({"profile": profile, "seconds": round(elapsed, 2), "all_as_expected": ok,
-                               "results": [_row(r) for r in results]}, indent=2, default=str))
-    else:
-        Console(width=200 if not sys.stdout.isatty() else None).print(_table(results))
-        counts = {v: sum(r.verdict == v for r in results) for v in STYLE}
-        bad = [r.prop.id for r in results if not r.as_expected]
-        click.echo(f"{len(results)} properties in {elapsed:.1f}s: {counts['proved']} proved, "
-                   f"{counts['refuted']} refuted, {counts['unknown']} unknown; "
-                   + ("all as expected" if ok else f"NOT as expected: {', '.join(bad)}"))
-    if not ok:
-        sys.exit(1)
-    if strict and unknown:
-        sys.exit(3)
+        rep = run(opts, progress=lambda msg: bar.update(task, description=msg[:60]),
+                  on_record=lambda r: bar.advance(task))
+    emit(rep, fmt, output, not no_timings, strict)

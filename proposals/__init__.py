@@ -1,0 +1,1 @@
+"""Example design proposals for ``tokenproof review`` (docs/review.md)."""

@@ -1,0 +1,141 @@
+"""Bounded model checking: shortest counterexamples on seeded mutants, nothing
+on the real model, timeouts reported as unknown (never as proved), and the
+``tokenproof check`` command's verdicts and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from model import domain as D
+from model.values import and_, implies, ne, not_
+from properties.base import Property
+from tokenproof.bmc import BOUNDED_OK, DEFAULT_EXTRA, REFUTED, UNKNOWN, parse_universe, run_bmc
+from tokenproof.mutants import load_seeded
+from tokenproof.replay import replay
+
+TIMEOUT = 60_000
+
+
+def _live_threads_have_live_tokens(s):
+    return s.forall("Thread", lambda t: implies(s.thread_alive[t], s.token_alive[s.thread_real[t]]))
+
+
+LIVE = Property("test.live-threads-have-live-tokens", "Every live thread's real token is live.", "state",
+                ("§4.3",), _live_threads_have_live_tokens)
+
+
+def _close_of_closed_fd_fails(pre, post, step):
+    if step.rule != "close_handle":
+        return True
+    p = pre.thread_proc[step.actor]
+    return implies(not_(pre.fd_open[p, step.args["fd"]]), ne(step.errno, D.OK))
+
+
+CLOSE_EBADF = Property("test.close-of-a-closed-fd-fails", "close_handle on a closed fd fails (EBADF).",
+                       "transition", ("§4.8",), _close_of_closed_fd_fails, rules=("close_handle",))
+
+
+@pytest.fixture(scope="module")
+def fork_cex():
+    m = load_seeded()["fork-shares-token"]
+    res = run_bmc(LIVE, depth=3, rules=m.rules(), mutant=m.name, timeout_ms=TIMEOUT)
+    return res
+
+
+def test_mutant_gives_the_shortest_counterexample(fork_cex):
+    res = fork_cex
+    assert res.verdict == REFUTED
+    assert res.depth == 1  # iterative deepening: the first violation is the shortest
+    assert [s.result for s in res.stats] == ["unsat", "sat"]
+    cex = res.counterexample()
+    assert [s.rule for s in cex.steps] == ["fork"]
+    assert cex.steps[0].errno == 0
+    replay(cex)
+    assert cex.replayed
+
+
+def test_real_model_has_no_violation_at_depth_one():
+    res = run_bmc(LIVE, depth=1, timeout_ms=TIMEOUT)
+    assert res.verdict == BOUNDED_OK
+    assert res.depth == 1
+    assert res.model is None
+
+
+def test_transition_property_on_a_mutant():
+    m = load_seeded()["close-ignores-ebadf"]
+    res = run_bmc(CLOSE_EBADF, depth=2, rules=m.rules(), mutant=m.name, timeout_ms=TIMEOUT)
+    assert res.verdict == REFUTED and res.depth == 1
+    cex = res.counterexample()
+    assert cex.steps[0].rule == "close_handle" and cex.steps[0].errno == 0
+    replay(cex)
+    ok = run_bmc(CLOSE_EBADF, depth=1, timeout_ms=TIMEOUT)
+    assert ok.verdict == BOUNDED_OK
+
+
+def test_timeout_is_unknown_never_proved():
+    res = run_bmc(LIVE, depth=2, timeout_ms=1)
+    assert res.verdict == UNKNOWN
+    assert res.verdict != "proved"
+    assert res.reason  # z3's reason_unknown
+    with pytest.raises(ValueError):
+        res.counterexample()
+
+
+def test_boot_scenario_and_universe_size():
+    res = run_bmc(LIVE, depth=1, scenario="boot", extra={"Thread": 1, "Process": 1, "Token": 1},
+                  timeout_ms=TIMEOUT)
+    assert res.verdict == BOUNDED_OK
+    uni = res.unrolling.uni
+    assert len(uni.elements["Thread"]) == 2  # init + one fresh
+
+
+def test_parse_universe():
+    assert parse_universe("") == DEFAULT_EXTRA
+    assert parse_universe("thread=4, Token=1")["Thread"] == 4
+    with pytest.raises(ValueError):
+        parse_universe("Gadget=2")
+    with pytest.raises(ValueError):
+        parse_universe("Token")
+
+
+# ------------------------------------------------------------------ the command
+def _cli(*args):
+    from tokenproof.cli import main
+
+    return CliRunner().invoke(main, ["check", *args])
+
+
+def test_check_command_refutes_a_mutant_and_writes_the_trace(tmp_path):
+    r = _cli("live-processes-have-live-primaries", "--mutant", "fork-shares-token", "--depth", "2",
+             "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    assert "REFUTED at depth 1" in r.output and "fork(" in r.output
+    path = tmp_path / "live-processes-have-live-primaries.fork-shares-token.json"
+    doc = json.loads(path.read_text())
+    assert doc["schema"] == "tokenproof-trace/1" and doc["auto_gc"] is False
+    assert doc["scenario"] == "standard" and len(doc["model_hash"]) == 64
+    assert doc["steps"][0]["rule"] == "fork"
+    assert doc["violation"]["property"] == "live-processes-have-live-primaries"
+
+
+def test_check_command_bad_input():
+    r = _cli("live-process-have-primaries")
+    assert r.exit_code == 2
+    assert "live-processes-have-live-primaries" in r.output
+    assert _cli("live-processes-have-live-primaries", "--mutant", "no-such-mutant").exit_code == 2
+    assert _cli("live-processes-have-live-primaries", "--universe", "Gadget=1").exit_code == 2
+
+
+def test_check_command_unknown_is_exit_3_only_when_strict():
+    args = ("live-processes-have-live-primaries", "--depth", "2", "--timeout", "1")
+    r = _cli(*args)
+    assert r.exit_code == 0 and "UNKNOWN" in r.output and "not proved" in r.output
+    assert _cli(*args, "--strict").exit_code == 3
+
+
+def test_check_command_help():
+    r = _cli("--help")
+    assert r.exit_code == 0 and "bounded-ok" in r.output and "--universe" in r.output
