@@ -187,7 +187,7 @@ class Template:
         self.actor = uni.const("actor_T", THREAD)
         self.args: dict[str, dict[str, Any]] = {}
         self.outs: dict[str, Outcome] = {}
-        enabled = [z3.ULT(self.sel, len(self.names))]
+        enabled = [z3.ULE(self.sel, len(self.names) - 1)]  # (ULT against n would wrap when n is a power of two)
         for i, (name, r) in enumerate(rules.items()):
             a = {x.name: uni.const(f"{name}.{x.name}@T", x.type) for x in r.args}
             out = r.apply(self.pre, None if r.kernel else self.actor, a)
@@ -481,15 +481,6 @@ def _query_consts(q: Any) -> list[z3.ExprRef]:
 
     walk(q)
     return out
-
-
-def sel_width(n: int) -> int:
-    """Bits of a selector over ``n`` rules."""
-    return max(1, (n - 1).bit_length())
-
-
-def _as_bool(x: Any) -> z3.BoolRef:
-    return x if is_sym(x) else z3.BoolVal(bool(x))
 
 
 def violation(prop: Property, unr: Unrolling, k: int, query: Any = None) -> Any:

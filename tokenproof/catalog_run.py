@@ -117,9 +117,53 @@ def _bmc_search(prop: Property, rules, scenario: str, depth: int, timeout_ms: in
     return "refuted", trace, path, ""
 
 
+CORPUS_DIR = Path(__file__).resolve().parents[1] / "counterexamples"
+
+
+def known_counterexample(prop: Property, rules, profile: str, dirs: list[Path]) -> tuple[Any, str] | None:
+    """A counterexample file (in the corpus or the output directory) recorded for
+    ``prop`` on ``profile`` (not on a mutant) that still reproduces when replayed
+    on ``rules`` — a concrete, replayed refutation found earlier (by BMC, the
+    explorer or by hand)."""
+    from tokenproof.narrative import replay_trace
+    from tokenproof.trace import TraceError, load_trace
+
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        for path in sorted(d.glob("*.json")):
+            try:
+                trace = load_trace(path)
+            except (TraceError, OSError, ValueError):
+                continue
+            v = trace.violation
+            if v is None or v.property != prop.id or trace.mutant or trace.profile != profile:
+                continue
+            try:
+                rep = replay_trace(trace, rules=rules, label=profile)
+            except Exception:  # noqa: BLE001 - a file that does not replay is not evidence
+                continue
+            if rep.reproduced:
+                return rep, relpath(path)
+    return None
+
+
 def settle_by_bmc(result: ProofResult, rules, scenario: str, depth: int, timeout_ms: int,
                   out_dir: Path | None, profile: str) -> ProofResult:
-    """For a property induction could not prove: look for a real counterexample from the initial world."""
+    """For a property induction could not prove: a recorded counterexample that
+    still replays, else BMC from the initial world."""
+    dirs = [CORPUS_DIR / profile if profile != "kacs" else CORPUS_DIR]
+    if out_dir is not None and Path(out_dir).resolve() not in [d.resolve() for d in dirs]:
+        dirs.append(Path(out_dir))
+    known = known_counterexample(result.prop, rules, profile, dirs)
+    if known is not None:
+        rep, path = known
+        result.verdict = "refuted"
+        result.counterexample = rep
+        result.counterexample_file = path
+        result.detail = (f"counterexample of {len(rep.steps)} step(s) replayed from {path}"
+                         + (f" ({result.detail})" if result.detail else ""))
+        return result
     if not bmc_available():
         return result
     verdict, found, path, reason = _bmc_search(result.prop, rules, scenario, depth, timeout_ms, out_dir, profile)
@@ -238,7 +282,13 @@ def record_of(res: ProofResult, profile: str, rules: dict | None = None) -> Reco
             cx = cx.counterexample()
         except Exception:  # noqa: BLE001 - the trace text is a convenience
             cx = None
-    if cx is not None and hasattr(cx, "describe"):
+    if cx is not None and hasattr(cx, "trace") and hasattr(cx, "steps") and not hasattr(cx, "describe"):
+        from model.domain import ERRNO_NAMES
+
+        steps = [f"{sr.actor}: {sr.rule}({', '.join(f'{k}={v}' for k, v in sr.args_text.items())}) -> "
+                 f"{ERRNO_NAMES.get(sr.errno, sr.errno)}" for sr in cx.steps]
+        failing = cx.steps[-1].rule if cx.steps else None
+    elif cx is not None and hasattr(cx, "describe"):
         steps = list(cx.describe())
         if getattr(cx, "steps", None):
             vs = getattr(cx, "violation_step", len(cx.steps))

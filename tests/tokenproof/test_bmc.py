@@ -139,3 +139,21 @@ def test_check_command_unknown_is_exit_3_only_when_strict():
 def test_check_command_help():
     r = _cli("--help")
     assert r.exit_code == 0 and "bounded-ok" in r.output and "--universe" in r.output
+
+
+def test_rule_sets_whose_size_is_a_power_of_two_keep_every_trace():
+    """Regression: the selector bound wrapped to 0 for 2, 4, ... rules, so BMC
+    saw no step at all and reported bounded-ok for reachable violations."""
+    from model.rules import RULES
+    from model.values import eq, implies
+    from properties.base import Property
+    from tokenproof.bmc import run_bmc
+
+    def never_modified(s):
+        return s.forall("Token", lambda t: implies(s.token_alive[t], eq(s.token_modified_id[t], 0)))
+
+    prop = Property("modified-id-stays-0", "No token is ever adjusted.", "state", ("§4.2",), never_modified,
+                    expect={"kacs": "refuted"})
+    rules = {n: RULES[n] for n in ("kacs_open_self_token", "ioctl_adjust_privs")}
+    res = run_bmc(prop, depth=2, rules=rules, timeout_ms=60000)
+    assert res.verdict == "refuted" and res.depth == 2
