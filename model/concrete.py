@@ -113,6 +113,7 @@ FIELD_CLASS: dict[str, type[FieldDict]] = {
                                                     "name": f.name, "_one_key": len(f.keys) == 1})
     for f in SCHEMA if f.keys
 }
+globals().update({cls.__name__: cls for cls in FIELD_CLASS.values()})  # importable by name: states pickle
 
 # object-typed (Token / Session) fields per key signature: what reclamation scheduling reads
 OBJ_FIELDS_BY_KEYS: dict[tuple[str, ...], list[FieldSpec]] = {}
@@ -120,8 +121,7 @@ for _f in SCHEMA:
     if _f.keys and _f.type.kind == "obj" and _f.type.sort in ("Token", "Session"):
         OBJ_FIELDS_BY_KEYS.setdefault(_f.keys, []).append(_f)
 
-_GEN = itertools.count(1)
-_META = ("_gen", "_delta")  # non-field entries of the field store
+_GEN = itertools.count(1)  # generation numbers of field data (the store's "_gen" entry)
 
 
 class Ids(tuple):

@@ -291,11 +291,10 @@ _THREAD_STATE = ("thread_alive", "thread_real", "thread_impersonating", "thread_
       "that accepted, §7.1), no thread, process, fd or LogonSession.",
       kind="transition", sections=("§4.5", "§7.1", "Appendix A §2"), clauses=("ADJ-09", "IOCTL-23", "IOCTL-25",
                                                                            "CREATE-29", "PRIV-03"),
-      expect={"kacs": "unknown"}, mutants=("adjust-privs-bumps-before-validating",),
-      note="True on every concrete walk, and each rule's obligation is easy in principle (every effect "
-           "is guarded by errno == 0), but z3 times out (60 s) on the rules whose guards contain a whole "
-           "AccessCheck (kacs_open_process_token, ioctl_duplicate): expected unknown (solver timeout) "
-           "until the encoding or the timeout improves.")
+      mutants=("adjust-privs-bumps-before-validating",),
+      note="Every effect is guarded by errno == 0. z3's default (quantified) solver times out on the rules "
+           "whose guards contain a whole AccessCheck; the prover's ground-instantiation path (QF_UFBV) "
+           "proves them in seconds.")
 def failed_steps_change_nothing(pre, post, step):
     """§4.5: "any invalid entry fails the whole call with no state change" (ADJ-09);
     §7.1 PRIV-03: a standalone gate's acceptance marks the privilege used even if a later gate denies."""

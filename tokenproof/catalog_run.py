@@ -322,7 +322,7 @@ class RunOptions:
     timeout_ms: int = 10000
     depth: int = 3
     scenario: str = "standard"
-    out_dir: str | None = "counterexamples"
+    out_dir: str | None = "counterexamples/found"
     cache_dir: str | None = ".tokenproof-cache"  # None: no cache
     jobs: int = 1
     shard: tuple[int, int] | None = None

@@ -136,7 +136,7 @@ def file_name(prop_id: str, mutant: str | None = None) -> str:
     return f"{safe(prop_id)}.{safe(mutant)}.json" if mutant else f"{safe(prop_id)}.json"
 
 
-def write(cex: Counterexample, out_dir: str | Path = "counterexamples") -> Path:
+def write(cex: Counterexample, out_dir: str | Path = "counterexamples/found") -> Path:
     """Write a *replayed* counterexample as a trace file; refuses one that was not replayed."""
     if not cex.replayed:
         raise ValueError("only replayed counterexamples are written (call tokenproof.replay.replay first)")

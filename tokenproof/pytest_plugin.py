@@ -37,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--tokenproof-depth", type=int, default=3, metavar="N",
                 help="BMC depth for properties induction cannot settle (default: 3).")
     g.addoption("--tokenproof-scenario", default="standard", metavar="NAME", help="Initial world (default: standard).")
-    g.addoption("--tokenproof-out", default="counterexamples", metavar="DIR",
+    g.addoption("--tokenproof-out", default="counterexamples/found", metavar="DIR",
                 help="Where replayed counterexamples are written (default: counterexamples).")
     g.addoption("--tokenproof-cache-dir", default=".tokenproof-cache", metavar="DIR",
                 help="Proof cache directory, relative to the rootdir (default: .tokenproof-cache).")

@@ -478,3 +478,15 @@ def test_in_place_data_edits_stay_visible():
     assert s.raw("token_alive")[99] is True and s.token_alive[99] is True
     assert s.token_alive[12345] is False  # the default for a key it does not store
     assert s.view("token_alive")(99) is True
+
+
+def test_states_pickle_and_copy():
+    import copy
+    import pickle
+
+    sim = Simulator(standard())
+    sim.call("fork", "sh1")
+    s = sim.state
+    for t in (pickle.loads(pickle.dumps(s)), copy.deepcopy(s)):
+        same_state(t, s)
+        assert t.token_alive[12345] is False

@@ -32,7 +32,7 @@ caught); 1 otherwise; 2 bad input.
 @click.option("--mapping", "mapping_name", default="token", show_default=True, help="token, process or file.")
 @click.option("--timeout", "timeout_ms", default=30000, show_default=True, help="Solver timeout per bit (ms).")
 @click.option("--mutants", "with_mutants", is_flag=True, help="Also check that each property's mutant refutes it.")
-@click.option("--out", "out_dir", default="counterexamples", show_default=True, type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", default="counterexamples/found", show_default=True, type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def command(n_aces, ids, bits, mapping_name, timeout_ms, with_mutants, out_dir, fmt):
     from model.access import MAPPINGS

@@ -33,7 +33,7 @@ def _catalog():
 @click.option("--universe", default="", metavar="SORT=N,...",
               help="Fresh objects per sort beyond the world's (default Thread=2,Process=1,Token=3,Handle=2,"
                    "Session=1,Socket=1).")
-@click.option("--out", "out_dir", default="counterexamples", show_default=True,
+@click.option("--out", "out_dir", default="counterexamples/found", show_default=True,
               help="Where replayed counterexamples are written.")
 @click.option("--strict", is_flag=True, help="Exit 3 when the solver answers unknown (timeout).")
 def command(property_id: str, depth: int, scenario: str, mutant: str | None, timeout_ms: int, universe: str,

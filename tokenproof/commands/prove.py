@@ -57,7 +57,7 @@ def output_options(f):
 @click.option("--depth", default=3, show_default=True,
               help="BMC depth used to look for a real counterexample when induction fails.")
 @click.option("--scenario", default="standard", show_default=True, help="Initial world (model.scenarios).")
-@click.option("--out", "out_dir", default="counterexamples", show_default=True, type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", default="counterexamples/found", show_default=True, type=click.Path(file_okay=False),
               help="Where replayed counterexamples are written.")
 @output_options
 @click.option("--cache-dir", default=".tokenproof-cache", show_default=True, type=click.Path(file_okay=False),
