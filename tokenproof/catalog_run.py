@@ -113,8 +113,15 @@ def _bmc_search(prop: Property, rules, scenario: str, depth: int, timeout_ms: in
         return found.verdict, found, None, found.reason
     trace = found.counterexample()
     replay(trace)  # raises ReplayMismatch (a tokenproof bug) if the executor disagrees
-    path = str(cexmod.write(trace, out_dir)) if out_dir is not None else None
-    return "refuted", trace, path, ""
+    path, note = None, ""
+    if out_dir is not None:
+        from tokenproof.trace import TraceError
+
+        try:
+            path = str(cexmod.write(trace, out_dir))
+        except TraceError as e:  # the counterexample stands (it replayed); only its file could not be written
+            note = f"counterexample replayed but not written: {e}"
+    return "refuted", trace, path, note
 
 
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "counterexamples"
@@ -172,7 +179,8 @@ def settle_by_bmc(result: ProofResult, rules, scenario: str, depth: int, timeout
         n = len(steps) if steps is not None else getattr(found, "depth", "?")
         result.verdict = "refuted"
         result.counterexample = found
-        result.detail = f"counterexample of {n} step(s) from the {scenario} world (replayed)"
+        result.detail = f"counterexample of {n} step(s) from the {scenario} world (replayed)" + (
+            f"; {reason}" if reason else "")
         result.counterexample_file = path
     elif verdict == "unknown":
         result.detail += f"; BMC: {reason}"

@@ -92,6 +92,10 @@ class Counterexample:
                 out[a.name] = self.name(a.type.sort, v)
             elif a.type.kind == "bool":
                 out[a.name] = bool(v)
+            elif a.type.kind == "bv" and a.fmt == "slots":
+                from tokenproof.statefile import slot_list
+
+                out[a.name] = slot_list(int(v))
             elif a.type.kind == "bv":
                 out[a.name] = int(v)
             else:
