@@ -15,7 +15,8 @@ which nothing was reclaimable and from which ``state`` was made by one step,
 it offers the rules only the *candidates* that step can have made
 reclaimable, in the same order and rounds; the rules still decide every
 offer.  Candidates of a transition A -> B (B's delta: the written
-``(field, key)`` pairs, with A's values):
+``(field, key)`` pairs, with A's values; a write that left the value as it
+was, as every read sees it, changes nothing and is skipped):
 
 1. the key itself, for a written field keyed by Token or Session;
 2. the A-value of a written Token- or Session-typed field (the object a
@@ -215,12 +216,21 @@ _PLAN = {name: _candidate_plan(spec) for name, spec in FIELDS.items()}
 
 def _add_delta_candidates(state: ConcreteState, written: list, old: dict[str, Any],
                           cands: dict[str, set]) -> None:
-    """Rules 1-3 of the module docstring for one transition into ``state``."""
+    """Rules 1-3 of the module docstring for one transition into ``state``.  A write that
+    left the value as it was (as every read sees it: stored or default) changes nothing."""
     data = state.__dict__
     for name, key in written:
+        if key is None:
+            before = old[name]
+            if before == data[name]:
+                continue
+        else:
+            before = old[name][key]
+            if before == data[name][key]:
+                continue
         old_sort, key_sort, at_key = _PLAN[name]
         if old_sort is not None:  # 2: where the reference pointed before
-            cands[old_sort].add(old[name] if key is None else old[name][key])
+            cands[old_sort].add(before)
         if key is None:
             continue
         if key_sort is not None:  # 1

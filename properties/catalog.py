@@ -4,6 +4,7 @@ in ``properties.base.CATALOG`` (area modules below, one per spec area)."""
 from __future__ import annotations
 
 from properties import (  # noqa: F401  (registration by import)
+    divergence,
     goals,
     groups,
     handles,
@@ -16,6 +17,6 @@ from properties import (  # noqa: F401  (registration by import)
 from properties.base import CATALOG, Property
 from properties.catalog_support import AccessQuery
 
-AREAS = ("lifecycle", "privileges", "groups", "types", "impersonation", "handles", "sessions", "goals")
+AREAS = ("lifecycle", "privileges", "groups", "types", "impersonation", "handles", "sessions", "goals", "divergence")
 
 __all__ = ["CATALOG", "Property", "AccessQuery", "AREAS"]

@@ -127,42 +127,88 @@ def _bmc_search(prop: Property, rules, scenario: str, depth: int, timeout_ms: in
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "counterexamples"
 
 
-def known_counterexample(prop: Property, rules, profile: str, dirs: list[Path]) -> tuple[Any, str] | None:
-    """A counterexample file (in the corpus or the output directory) recorded for
-    ``prop`` on ``profile`` (not on a mutant) that still reproduces when replayed
-    on ``rules`` — a concrete, replayed refutation found earlier (by BMC, the
-    explorer or by hand)."""
+def known_counterexample(prop: Property, rules, profile: str, dirs: list[Path],
+                         out_dir: Path | None = None) -> tuple[Any, str] | None:
+    """A recorded trace (in the corpus or the output directory) that, replayed
+    on ``rules`` now, violates ``prop`` — a concrete refutation found earlier
+    (by BMC, the explorer or by hand).  Traces recorded for ``prop`` come first;
+    then any recorded trace of this profile (or of KACS, whose steps the other
+    profiles share) is replayed and ``prop`` checked after each of its steps.
+    A trace that no longer replays, or replays without breaking ``prop``, is
+    no evidence.  When the evidence is another property's trace, its prefix up
+    to the violating step is written to ``out_dir`` with ``prop`` as its violation.
+    """
     from tokenproof.narrative import replay_trace
-    from tokenproof.trace import TraceError, load_trace
+    from tokenproof.trace import TraceError, Violation, evaluate_violation, execute, load_trace
 
+    candidates = []
     for d in dirs:
-        if not d.is_dir():
-            continue
-        for path in sorted(d.glob("*.json")):
-            try:
-                trace = load_trace(path)
-            except (TraceError, OSError, ValueError):
-                continue
-            v = trace.violation
-            if v is None or v.property != prop.id or trace.mutant or trace.profile != profile:
-                continue
+        if d.is_dir():
+            for path in sorted(d.glob("*.json")):
+                try:
+                    trace = load_trace(path)
+                except (TraceError, OSError, ValueError):
+                    continue
+                if trace.mutant or trace.profile not in (profile, "kacs"):
+                    continue
+                candidates.append((path, trace))
+    for path, trace in candidates:
+        if trace.violation is not None and trace.violation.property == prop.id:
             try:
                 rep = replay_trace(trace, rules=rules, label=profile)
             except Exception:  # noqa: BLE001 - a file that does not replay is not evidence
                 continue
             if rep.reproduced:
                 return rep, relpath(path)
+    if prop.kind == "access":
+        return None
+    for path, trace in candidates:
+        try:
+            result = execute(trace, rules=rules)
+        except Exception:  # noqa: BLE001
+            continue
+        for k in range(len(result.steps)):
+            probe = trace.model_copy(update={"violation": Violation(property=prop.id, step=k,
+                                                                    statement=prop.statement)})
+            result.trace = probe
+            vr = evaluate_violation(result)
+            if vr is not None and vr.violated:
+                return _prefix_trace(path, prop, k, profile, out_dir, rules)
     return None
+
+
+def _prefix_trace(path: Path, prop: Property, k: int, profile: str, out_dir: Path | None, rules):
+    """Steps 0..k of the trace at ``path`` as a counterexample to ``prop`` (replayed)."""
+    from tokenproof.narrative import replay_trace
+    from tokenproof.trace import load_trace
+
+    doc = json.loads(Path(path).read_text())
+    doc["steps"] = doc["steps"][:k + 1]
+    doc["violation"] = {"property": prop.id, "step": k, "statement": prop.statement}
+    doc["description"] = f"Counterexample to {prop.id}: steps 0..{k} of {relpath(path)} (replayed on {profile}). " \
+                         + doc.get("description", "")
+    doc["profile"] = profile
+    if out_dir is None:
+        return None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / (f"{prop.id}.json" if profile == "kacs" else f"{prop.id}.{profile}.json")
+    target.write_text(json.dumps(doc, indent=2) + "\n")
+    rep = replay_trace(load_trace(target), rules=rules, label=profile)
+    if not rep.reproduced:
+        target.unlink()
+        return None
+    return rep, relpath(target)
 
 
 def settle_by_bmc(result: ProofResult, rules, scenario: str, depth: int, timeout_ms: int,
                   out_dir: Path | None, profile: str) -> ProofResult:
     """For a property induction could not prove: a recorded counterexample that
     still replays, else BMC from the initial world."""
-    dirs = [CORPUS_DIR / profile if profile != "kacs" else CORPUS_DIR]
+    dirs = ([CORPUS_DIR / profile] if profile != "kacs" else []) + [CORPUS_DIR]
     if out_dir is not None and Path(out_dir).resolve() not in [d.resolve() for d in dirs]:
         dirs.append(Path(out_dir))
-    known = known_counterexample(result.prop, rules, profile, dirs)
+    known = known_counterexample(result.prop, rules, profile, dirs, out_dir)
     if known is not None:
         rep, path = known
         result.verdict = "refuted"

@@ -256,3 +256,27 @@ seed(Mutant("create-session-resets-the-luid-counter", "kacs_create_logon_session
 seed(Mutant("destroy-empty-session-ignores-live-tokens", "kacs_destroy_empty_logon_session",
             "kacs_destroy_empty_logon_session destroys a session that still has live tokens (SESS-08)",
             drop_guard=2))
+
+
+def _no_anonymous_stripping(s):
+    """NT's duplicate to SecurityAnonymous: the identity is kept (nt-reference.md §4)."""
+    return {}
+
+
+seed(Mutant("duplicate-keeps-identity-at-anonymous", "ioctl_duplicate",
+            "ioctl_duplicate to Anonymous level keeps the source identity instead of stripping it (as NT does)",
+            swap=("anonymous_overrides", _no_anonymous_stripping)))
+
+
+def _einval_for_esrch():
+    import types
+
+    from model import domain as D
+
+    return types.SimpleNamespace(**{**{k: getattr(D, k) for k in dir(D) if not k.startswith("__")},
+                                    "ESRCH": D.EINVAL})
+
+
+seed(Mutant("open-thread-token-misreports-esrch", "kacs_open_thread_token",
+            "kacs_open_thread_token reports a missing thread or process as EINVAL instead of ESRCH",
+            swap=("D", _einval_for_esrch())))

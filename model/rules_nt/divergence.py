@@ -3,9 +3,8 @@ divergence the model covers, the property that captures it (proved on kacs,
 refuted on nt) and the rules a bounded search needs to find the shortest
 counterexample from the standard world.
 
-Two divergences have no property in ``properties/`` that tells them apart;
-their properties are declared here (``EXTRA_PROPERTIES``, not registered in
-the catalog; the lead may move them into ``properties/``).
+Two divergences have no other property that tells them apart; their
+properties are in properties/divergence.py (``EXTRA_PROPERTIES`` names them).
 """
 
 from __future__ import annotations
@@ -18,37 +17,15 @@ from properties.base import Property
 from properties.catalog_support import fd_token, ok
 
 
-def _anon_dup_identity(pre, post, step):
-    """IOCTL-19, §9.3: an Impersonation duplicate at Anonymous level carries the ANONYMOUS LOGON identity."""
-    if step.rule != "ioctl_duplicate":
-        return True
-    new = step.args["new_token"]
-    anon_target = and_(not_(step.args["primary"]), eq(step.args["level"], D.ANONYMOUS))
-    return implies(and_(ok(step), anon_target), eq(post.token_user[new], post.sid(D.SID_ANONYMOUS)))
+def _catalog_entries() -> dict[str, Property]:
+    import properties.catalog  # noqa: F401
+    from properties.base import CATALOG
+
+    return {k: CATALOG[k] for k in ("anonymous-duplicates-carry-the-anonymous-identity",
+                                    "open-thread-token-fails-only-with-esrch-or-eacces")}
 
 
-def _open_thread_token_errnos(pre, post, step):
-    """§13.1 kacs_open_thread_token: the effective token of the thread, which is its primary when it does
-    not impersonate; the call fails only with ESRCH or EACCES."""
-    if step.rule != "kacs_open_thread_token":
-        return True
-    return or_(ok(step), eq(step.errno, D.ESRCH), eq(step.errno, D.EACCES))
-
-
-EXTRA_PROPERTIES: dict[str, Property] = {
-    "anonymous-duplicates-carry-the-anonymous-identity": Property(
-        "anonymous-duplicates-carry-the-anonymous-identity",
-        "A successful KACS_IOC_DUPLICATE to an Impersonation token at Anonymous level yields a token whose "
-        "user is ANONYMOUS LOGON (S-1-5-7), whatever the source.",
-        "transition", ("§4.4", "§9.3", "§13.2"), _anon_dup_identity, {"kacs": "proved", "nt": "refuted"},
-        ("IOCTL-19", "IMP-25"), rules=("ioctl_duplicate",)),
-    "open-thread-token-fails-only-with-esrch-or-eacces": Property(
-        "open-thread-token-fails-only-with-esrch-or-eacces",
-        "kacs_open_thread_token fails only with ESRCH or EACCES: a thread that does not impersonate yields "
-        "its primary token (no STATUS_NO_TOKEN, no STATUS_CANT_OPEN_ANONYMOUS).",
-        "transition", ("§13.1", "§4.8"), _open_thread_token_errnos, {"kacs": "proved", "nt": "refuted"},
-        ("RIGHTS-01",), rules=("kacs_open_thread_token",)),
-}
+EXTRA_PROPERTIES: dict[str, Property] = _catalog_entries()  # now catalog properties (properties/divergence.py)
 
 
 @dataclass(frozen=True)
