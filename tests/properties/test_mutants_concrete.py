@@ -210,6 +210,13 @@ MUTANT_TRACES = {
                                                 ("init", "kacs_create_logon_session", {})]),
     "destroy-empty-session-ignores-live-tokens": ("live-tokens-belong-to-live-sessions",
                                                   [("init", "kacs_destroy_empty_logon_session", {"session": 3})]),
+    "duplicate-keeps-identity-at-anonymous": (
+        "anonymous-duplicates-carry-the-anonymous-identity",
+        [("init", *OPEN_MAX), ("init", "ioctl_duplicate", {"fd": 3, "primary": False, "level": 0,
+                                                            "access_mask": int(D.TOKEN_QUERY)})]),
+    "open-thread-token-misreports-esrch": (
+        "open-thread-token-fails-only-with-esrch-or-eacces",
+        [("init", "kacs_open_thread_token", {"target": 9, "thread": 9, "access_mask": int(D.TOKEN_QUERY)})]),
 }
 
 # mutants the bounded model checker covers (their traces need long set-ups or no trace exists)
