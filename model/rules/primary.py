@@ -25,6 +25,36 @@ from model.step import Outcome, Step
 from model.values import and_, eq, ite, ne, not_, or_
 
 
+def require_assign_primary(st: Step, p: Any, fd: Any, real: Any) -> None:
+    """The guards every primary replacement starts with (§13.2 Requirements,
+    §4.3): an open fd (EBADF) with TOKEN_ASSIGN_PRIMARY (EACCES), and
+    SeAssignPrimaryTokenPrivilege on the caller's real token (EPERM), marked
+    used once that gate accepts (§7.1 PRIV-03)."""
+    s = st.pre
+    st.require(fd_ok(s, p, fd), D.EBADF)
+    st.require(fd_allows(s, p, fd, D.TOKEN_ASSIGN_PRIMARY), D.EACCES)
+    st.require(holds(s, real, D.SE_ASSIGN_PRIMARY), D.EPERM)
+    st.set_now("token_privs_used", real, s.token_privs_used[real] | D.SE_ASSIGN_PRIMARY)
+
+
+def require_same_identity_unless_tcb(st: Step, real: Any, tok: Any, old: Any) -> None:
+    """A primary token (EINVAL) with the same user SID and LogonSession as
+    ``old``, the primary it replaces, unless the caller's real token holds
+    SeTcbPrivilege (EPERM; IOCTL-13/14, LIFE-24/25); SeTcbPrivilege is marked
+    used when it waived a mismatch."""
+    s = st.pre
+    used = s.token_privs_used[real]
+    user_changed = ne(s.token_user[tok], s.token_user[old])
+    session_changed = ne(s.token_session[tok], s.token_session[old])
+    tcb = holds(s, real, D.SE_TCB)
+    st.require(s.token_primary[tok], D.EINVAL)
+    st.require(or_(not_(user_changed), tcb), D.EPERM)
+    st.require(or_(not_(session_changed), tcb), D.EPERM)
+    st.set_now("token_privs_used", real,
+               ite(or_(user_changed, session_changed), used | D.SE_ASSIGN_PRIMARY | D.SE_TCB,
+                   used | D.SE_ASSIGN_PRIMARY))
+
+
 @rule("ioctl_install", family="primary", sections=("§4.3", "§13.2", "§7.1"),
       clauses=("LIFE-08", "LIFE-09", "LIFE-10", "LIFE-11", "IOCTL-09", "IOCTL-10", "IOCTL-11",
                "IOCTL-12", "IOCTL-13", "IOCTL-14", "IOCTL-15", "PRIV-03"),
@@ -50,20 +80,9 @@ def ioctl_install(st: Step, fd: Any) -> Outcome:
     p = proc_of(s, th)
     real = real_token(s, th)
     tok = s.fd_token[p, fd]
-    used = s.token_privs_used[real]
     user_changed = ne(s.token_user[tok], s.token_user[real])
-    session_changed = ne(s.token_session[tok], s.token_session[real])
-    tcb = holds(s, real, D.SE_TCB)
-    st.require(fd_ok(s, p, fd), D.EBADF)
-    st.require(fd_allows(s, p, fd, D.TOKEN_ASSIGN_PRIMARY), D.EACCES)
-    st.require(holds(s, real, D.SE_ASSIGN_PRIMARY), D.EPERM)
-    st.set_now("token_privs_used", real, used | D.SE_ASSIGN_PRIMARY)
-    st.require(s.token_primary[tok], D.EINVAL)
-    st.require(or_(not_(user_changed), tcb), D.EPERM)
-    st.require(or_(not_(session_changed), tcb), D.EPERM)
-    st.set_now("token_privs_used", real,
-               ite(or_(user_changed, session_changed), used | D.SE_ASSIGN_PRIMARY | D.SE_TCB,
-                   used | D.SE_ASSIGN_PRIMARY))
+    require_assign_primary(st, p, fd, real)
+    require_same_identity_unless_tcb(st, real, tok, real)
     st.require(not_(s.sess_dead[s.token_session[tok]]), D.EACCES)
 
     st.set("proc_primary", p, tok)
@@ -114,24 +133,11 @@ def external_replace_primary(st: Step, target: Any, fd: Any) -> Outcome:
     p = proc_of(s, th)
     real = real_token(s, th)
     tok = s.fd_token[p, fd]
-    old = s.proc_primary[target]
-    used = s.token_privs_used[real]
-    user_changed = ne(s.token_user[tok], s.token_user[old])
-    session_changed = ne(s.token_session[tok], s.token_session[old])
-    tcb = holds(s, real, D.SE_TCB)
-    st.require(fd_ok(s, p, fd), D.EBADF)
-    st.require(fd_allows(s, p, fd, D.TOKEN_ASSIGN_PRIMARY), D.EACCES)
-    st.require(holds(s, real, D.SE_ASSIGN_PRIMARY), D.EPERM)
-    st.set_now("token_privs_used", real, used | D.SE_ASSIGN_PRIMARY)
+    require_assign_primary(st, p, fd, real)
     st.require(s.proc_alive[target], D.ESRCH)
     st.require(process_sd_check(s, effective_token(s, th), target, D.PROCESS_SET_INFORMATION).allowed,
                D.EACCES)
-    st.require(s.token_primary[tok], D.EINVAL)
-    st.require(or_(not_(user_changed), tcb), D.EPERM)
-    st.require(or_(not_(session_changed), tcb), D.EPERM)
-    st.set_now("token_privs_used", real,
-               ite(or_(user_changed, session_changed), used | D.SE_ASSIGN_PRIMARY | D.SE_TCB,
-                   used | D.SE_ASSIGN_PRIMARY))
+    require_same_identity_unless_tcb(st, real, tok, s.proc_primary[target])
 
     st.set("proc_primary", target, tok)
     st.set_where("thread_install_pending",
