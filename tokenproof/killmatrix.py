@@ -156,18 +156,24 @@ def _sids() -> list[str]:
     return SIDS
 
 
-def random_value(rng: random.Random, sim: Simulator, a: Any, actor: Any) -> Any:
+def random_value(rng: random.Random, sim: Simulator, a: Any, actor: Any, *, sids: list[str] | None = None,
+                 socket_p: float = 0.6, wide_p: float = 0.4) -> Any:
+    """A random argument for rule argument ``a`` on ``sim``'s state: mostly live
+    objects (the actor's open fds, sockets its process serves), values from
+    small domains for masks, privileges, levels and integrity.  ``socket_p`` and
+    ``wide_p`` bias sockets towards served ones and small bit-vectors towards
+    their whole range."""
     t, fmt, st = a.type, a.fmt, sim.state
     if t.kind == "bool":
         return rng.random() < 0.5
     if t.kind == "sid":
-        return rng.choice(_sids())
+        return rng.choice(sids if sids is not None else _sids())
     if t.kind == "obj":
         if t.sort == "Handle":
             p = st.value("thread_proc", actor) if actor is not None else None
             fds = [h for h in st.universe["Handle"] if p is not None and st.value("fd_open", (p, h))]
             return rng.choice(fds) if fds and rng.random() < 0.9 else rng.choice([3, 4, 5, 6])
-        if t.sort == "Socket" and actor is not None and rng.random() < 0.6:
+        if t.sort == "Socket" and actor is not None and rng.random() < socket_p:
             p = st.value("thread_proc", actor)
             served = [k for k in st.alive("Socket") if st.value("sock_server", k) == p]
             if served:
@@ -184,7 +190,7 @@ def random_value(rng: random.Random, sim: Simulator, a: Any, actor: Any) -> Any:
     if fmt == "integrity":
         return int(rng.choice(INTEGRITY))
     if t.width <= 8:
-        return rng.randrange(1 << t.width) if rng.random() < 0.4 else rng.choice([0, 1, 2, 3])
+        return rng.randrange(1 << t.width) if rng.random() < wide_p else rng.choice([0, 1, 2, 3])
     return rng.choice([0, 1, 2])
 
 

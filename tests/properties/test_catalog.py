@@ -13,12 +13,13 @@ from model.access import ACE, SD
 from model.rules import RULES
 from model.scenarios import ALICE, BOB, SVC, standard
 from model.sim import ModelPreconditionError, Simulator
-from model.state import THREAD, TOKEN, Type
+from model.state import THREAD, TOKEN
 from model.symbolic import Universe
 from model.values import is_sym
 from properties.base import KINDS, VERDICTS, StepInfo
 from properties.catalog import CATALOG
 from properties.catalog_support import AccessQuery
+from tokenproof.killmatrix import random_value as killmatrix_random_value
 from tokenproof.mutants import load_seeded
 
 SEEDED = load_seeded()
@@ -84,43 +85,11 @@ def test_state_property_holds_on_the_standard_world(p):
 
 # ------------------------------------------------------------------ concrete: random walks
 SIDS = [ALICE, BOB, SVC, D.SID_SYSTEM, D.SID_EVERYONE, D.SID_USERS, D.SID_ADMINISTRATORS, D.SID_ANONYMOUS]
-RIGHTS = [D.TOKEN_QUERY, D.TOKEN_SELF_RIGHTS, D.MAXIMUM_ALLOWED, D.TOKEN_ALL_ACCESS, D.TOKEN_DUPLICATE,
-          D.TOKEN_ASSIGN_PRIMARY | D.TOKEN_DUPLICATE, D.TOKEN_IMPERSONATE, D.GENERIC_ALL, 0]
-PRIVS = [0, D.SE_CHANGE_NOTIFY, D.SE_TCB, D.SE_IMPERSONATE, D.SE_ASSIGN_PRIMARY, D.SE_TCB | D.SE_CREATE_TOKEN,
-         D.SE_IMPERSONATE | D.SE_CHANGE_NOTIFY]
-INTEGRITY = [D.IL_UNTRUSTED, D.IL_LOW, D.IL_MEDIUM, D.IL_HIGH, D.IL_SYSTEM]
 
 
-def random_value(rng: random.Random, sim: Simulator, t: Type, fmt: str, actor=None):
-    st = sim.state
-    if t.kind == "bool":
-        return rng.random() < 0.5
-    if t.kind == "sid":
-        return rng.choice(SIDS)
-    if t.kind == "obj":
-        if t.sort == "Handle":
-            p = st.value("thread_proc", actor)
-            open_fds = [h for h in st.universe["Handle"] if st.value("fd_open", (p, h))]
-            return rng.choice(open_fds) if open_fds and rng.random() < 0.9 else rng.choice([3, 4, 5, 6])
-        if t.sort == "Socket" and actor is not None and rng.random() < 0.7:
-            p = st.value("thread_proc", actor)
-            served = [k for k in st.alive("Socket") if st.value("sock_server", k) == p]
-            if served:
-                return rng.choice(served)
-        alive = st.alive(t.sort)
-        ids = alive if alive and rng.random() < 0.9 else (list(st.universe[t.sort]) or [1])
-        return rng.choice(ids)
-    if fmt == "rights":
-        return int(rng.choice(RIGHTS))
-    if fmt == "privileges":
-        return int(rng.choice(PRIVS))
-    if fmt == "level":
-        return rng.randrange(4)
-    if fmt == "integrity":
-        return int(rng.choice(INTEGRITY))
-    if t.width <= 8:
-        return rng.randrange(1 << t.width) if rng.random() < 0.3 else rng.choice([0, 1, 2, 3])
-    return rng.choice([0, 1, 2])
+def random_value(rng: random.Random, sim: Simulator, a, actor=None):
+    """The kill matrix's argument generator, biased as this walk always was."""
+    return killmatrix_random_value(rng, sim, a, actor, sids=SIDS, socket_p=0.7, wide_p=0.3)
 
 
 def random_args(rng: random.Random, sim: Simulator, rule, actor) -> dict:
@@ -128,7 +97,7 @@ def random_args(rng: random.Random, sim: Simulator, rule, actor) -> dict:
     for a in rule.args:
         if a.fresh and rng.random() < 0.9:
             continue  # let the executor allocate a fresh object
-        args[a.name] = random_value(rng, sim, a.type, a.fmt, actor)
+        args[a.name] = random_value(rng, sim, a, actor)
     if rule.name == "kacs_create_token":
         args["group_count"] = rng.randrange(8)
         args["elevation_field"] = 0 if rng.random() < 0.8 else 1
