@@ -13,11 +13,11 @@ from properties.catalog_support import ok
       "A successful KACS_IOC_DUPLICATE to an Impersonation token at Anonymous level yields a token whose "
       "user is ANONYMOUS LOGON (S-1-5-7), whatever the source.",
       kind="transition", sections=("§4.4", "§9.3", "§13.2"), clauses=("IOCTL-19", "IMP-25"),
-      rules=("ioctl_duplicate",), expect={"kacs": "proved", "nt": "unknown"},
+      rules=("ioctl_duplicate",), expect={"kacs": "proved", "nt": "refuted"},
       mutants=("duplicate-keeps-identity-at-anonymous",),
-      note="NT keeps the source identity (nt-reference.md §4); on the nt profile a concrete trace in "
-           "tests/tokenproof/test_nt_profile.py shows it, while bounded search from the standard world does "
-           "not reach it within the default depth, so the nt expectation is unknown.")
+      note="NT keeps the source identity (nt-reference.md §4): refuted on the nt profile by "
+           "counterexamples/nt/anonymous-duplicates-carry-the-anonymous-identity.json (two steps from the "
+           "standard world), which `tokenproof prove --profile nt` replays.")
 def anonymous_duplicates_carry_the_anonymous_identity(pre, post, step):
     """IOCTL-19, §9.3: the duplicate is stripped to a minimal Anonymous token."""
     if step.rule != "ioctl_duplicate":

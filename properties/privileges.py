@@ -101,7 +101,7 @@ def only_adjustments_change_modified_id(pre, post, step):
 @prop("every-successful-adjustment-bumps-modified-id-by-one",
       "Every successful KACS_IOC_ADJUST_PRIVS / _GROUPS / _DEFAULT / _INTERACTIVITY_SCOPE increments "
       "the adjusted token's modified_id by exactly one.",
-      expect={"kacs": "proved", "nt": "unknown"}, kind="transition", sections=("§4.2", "§4.5", "Appendix A §2"),
+      expect={"kacs": "proved", "nt": "refuted"}, kind="transition", sections=("§4.2", "§4.5", "Appendix A §2"),
       clauses=("ADJ-02", "TOK-45", "IOCTL-21", "IOCTL-24", "IOCTL-27", "IOCTL-28"),
       mutants=("adjust-groups-forgets-modified-id",))
 def adjustment_bumps_by_one(pre, post, step):

@@ -299,6 +299,9 @@ class Record:
     location: list[Any] | None = None  # [file, line] of the failing rule (CTI / last counterexample step)
     failing_rule: str | None = None
     cached: bool = False
+    # --cross-check: the second solver's answers on the obligations of a proved property
+    # (soundness.CrossCheckSummary.to_json: solver, obligations, agreed, undecided, disagreed, framed, lists)
+    cross_check: dict[str, Any] | None = None
 
     @property
     def as_expected(self) -> bool:
@@ -380,6 +383,12 @@ class RunOptions:
     cache_dir: str | None = ".tokenproof-cache"  # None: no cache
     jobs: int = 1
     shard: tuple[int, int] | None = None
+    cross_check: str | None = None  # "cvc5": re-ask every obligation of every proved property (soundness.py)
+    cross_check_timeout_ms: int = 10000  # the second solver's timeout per obligation
+
+
+#: exit code of ``tokenproof prove``/``merge`` when the second solver contradicts z3 (``--cross-check``)
+EXIT_DISAGREEMENT = 4
 
 
 @dataclass
@@ -390,6 +399,7 @@ class Report:
     seconds: float = 0.0
     cache: Any = None  # tokenproof.cache.CacheStats, or None when caching is off
     shards: list[list[int]] = field(default_factory=list)  # [[i, n], ...] this report covers
+    cross_check: str | None = None  # the second solver of --cross-check (None: not asked)
 
     @property
     def all_as_expected(self) -> bool:
@@ -402,10 +412,28 @@ class Report:
     def counts(self) -> dict[str, int]:
         return {v: sum(r.verdict == v for r in self.records) for v in ("proved", "refuted", "unknown")}
 
+    def cross_check_counts(self) -> dict[str, int] | None:
+        """Totals over the cross-checked properties (an obligation shared by several properties, e.g. a
+        lemma's, counts once per property); None when --cross-check was not asked."""
+        if self.cross_check is None:
+            return None
+        rows = [r.cross_check for r in self.records if r.cross_check]
+        out = {"properties": len(rows)}
+        for k in ("obligations", "agreed", "undecided", "disagreed", "framed"):
+            out[k] = sum(int(c.get(k, 0)) for c in rows)
+        return out
+
+    @property
+    def disagreements(self) -> list[str]:
+        return [f"{r.id}: {d}" for r in self.records if r.cross_check for d in r.cross_check.get("disagreements", [])]
+
     def exit_code(self, strict: bool = False) -> int:
+        if self.disagreements:
+            return EXIT_DISAGREEMENT
         if not self.all_as_expected:
             return 1
-        if strict and self.any_unknown:
+        cc = self.cross_check_counts()
+        if strict and (self.any_unknown or (cc is not None and cc["undecided"])):
             return 3
         return 0
 
@@ -418,6 +446,14 @@ def check_options(opts: RunOptions) -> list[str]:
         raise KeyError(f"unknown scenario {opts.scenario!r} (known: {', '.join(sorted(SCENARIOS))})")
     if opts.jobs < 1:
         raise ValueError("--jobs must be at least 1")
+    if opts.cross_check is not None:
+        from tokenproof.soundness import SOLVERS, solver_available
+
+        if opts.cross_check not in SOLVERS:
+            raise ValueError(f"--cross-check {opts.cross_check!r}: unknown solver (known: {', '.join(SOLVERS)})")
+        if not solver_available(opts.cross_check):
+            raise ValueError(f"--cross-check {opts.cross_check}: {opts.cross_check} is not installed "
+                             f"(pip install 'tokenproof[{opts.cross_check}]')")
     chosen = [p.id for p in select(load_catalog(), opts.ids)]
     return sorted(apply_shard(chosen, opts.shard))
 
@@ -446,13 +482,41 @@ class Runner:
         self.keys = Keys(self.rules, self.catalog, opts.profile, opts.scenario, opts.timeout_ms, opts.depth) \
             if self.cache else None
         self._prover = None
+        self._checker = None
+        self._cc_context = None
+
+    def property_key(self, pid: str) -> str:
+        """The cache key of a property record.  With --cross-check it also covers the second solver (name,
+        version, timeout, the cross-check code): a proof cached without the cross-check is a miss, so it is
+        proved again and cross-checked."""
+        key = self.keys.property(pid)
+        if self.opts.cross_check is None:
+            return key
+        if self._cc_context is None:
+            from tokenproof.cache import _hash, module_closure, sources_digest
+            from tokenproof.soundness import solver_version
+
+            self._cc_context = _hash("cross-check", solver_version(self.opts.cross_check),
+                                     self.opts.cross_check_timeout_ms,
+                                     sources_digest(module_closure("tokenproof.soundness")))
+        from tokenproof.cache import _hash
+
+        return _hash(key, self._cc_context)
 
     @property
     def prover(self) -> InductionProver:
         if self._prover is None:
             init = SCENARIOS[self.opts.scenario]().state
             kw = dict(timeout_ms=self.opts.timeout_ms, profile=self.opts.profile)
-            if self.cache is not None:
+            if self.opts.cross_check is not None:
+                # every obligation is solved here (no obligation-cache reads: a cached unsat has no formula to
+                # re-ask); the queries are recorded for the second solver
+                from tokenproof.soundness import ProofCrossChecker, RecordingProver
+
+                self._prover = RecordingProver(self.rules, self.catalog, init, **kw)
+                self._checker = ProofCrossChecker(self._prover, self.opts.cross_check,
+                                                  self.opts.cross_check_timeout_ms)
+            elif self.cache is not None:
                 from tokenproof.cache import caching_prover
 
                 self._prover = caching_prover(self.rules, self.catalog, init, self.keys, self.cache, **kw)
@@ -464,7 +528,7 @@ class Runner:
         """The cached record of ``pid`` (None on a miss or with caching off)."""
         if self.cache is None:
             return None
-        hit = self.cache.get("property", self.keys.property(pid))
+        hit = self.cache.get("property", self.property_key(pid))
         if hit is None:
             return None
         rec = Record.from_json(hit["record"])
@@ -480,6 +544,18 @@ class Runner:
                 return rec
         prop = self.catalog[pid]
         res = self.prover.prove(prop, progress)
+        summary = None
+        if self._checker is not None and res.verdict == "proved":
+            if progress:
+                progress(f"{prop.id}: cross-check ({self.opts.cross_check})")
+            summary = self._checker.check(res)
+            res.seconds += summary.seconds
+            if summary.disagreed:
+                # z3's proof is contradicted: never report it as proved (the run exits EXIT_DISAGREEMENT)
+                res.verdict = "unknown"
+                res.detail = (f"CROSS-CHECK DISAGREEMENT: {self.opts.cross_check} finds a model of "
+                              f"{summary.disagreed} obligation(s) z3 answered unsat "
+                              f"({'; '.join(summary.disagreements)}): a solver or encoding bug; " + res.detail)
         t0 = time.perf_counter()
         if res.verdict != "proved" and prop.kind != "access":
             out = Path(self.opts.out_dir) if self.opts.out_dir else None
@@ -487,11 +563,14 @@ class Runner:
                                 self.opts.profile)
             res.seconds += time.perf_counter() - t0
         rec = record_of(res, self.opts.profile, self.rules)
-        if self.cache is not None and not volatile(rec):
+        if summary is not None:
+            rec.cross_check = summary.to_json()
+        cc_stable = summary is None or not (summary.disagreed or summary.volatile)
+        if self.cache is not None and not volatile(rec) and cc_stable:
             trace = None
             if rec.counterexample and Path(rec.counterexample).is_file():
                 trace = Path(rec.counterexample).read_text()
-            self.cache.put("property", self.keys.property(pid), {"record": rec.to_json(), "trace": trace})
+            self.cache.put("property", self.property_key(pid), {"record": rec.to_json(), "trace": trace})
         return rec
 
     def _restore_counterexample(self, rec: Record, trace: str | None) -> None:
@@ -547,7 +626,7 @@ def run(opts: RunOptions, progress: Callable[[str], None] | None = None,
                 on_record(rec)
     records.sort(key=lambda r: r.id)
     return Report(opts.profile, opts.scenario, records, time.perf_counter() - t0,
-                  stats if opts.cache_dir else None, [list(opts.shard)] if opts.shard else [])
+                  stats if opts.cache_dir else None, [list(opts.shard)] if opts.shard else [], opts.cross_check)
 
 
 # ------------------------------------------------------------------ JSON reports and merging
@@ -558,11 +637,16 @@ def report_to_json(rep: Report, timings: bool = True) -> dict[str, Any]:
         if not timings:
             d.pop("seconds")
             d.pop("cached")
+        if rep.cross_check is None:
+            d.pop("cross_check")  # the report of a run without --cross-check is as before
         rows.append(d)
     out: dict[str, Any] = {"schema": REPORT_SCHEMA, "profile": rep.profile, "scenario": rep.scenario,
                            "all_as_expected": rep.all_as_expected, "counts": rep.counts(),
                            "not_as_expected": [r.id for r in rep.records if not r.as_expected],
                            "shards": rep.shards}
+    if rep.cross_check is not None:
+        out["cross_check"] = {"solver": rep.cross_check, **(rep.cross_check_counts() or {}),
+                              "disagreements": rep.disagreements}
     if timings:
         out["seconds"] = round(rep.seconds, 2)
         out["cache"] = None if rep.cache is None else rep.cache.to_json()
@@ -581,8 +665,9 @@ def report_from_json(doc: dict[str, Any]) -> Report:
         row.setdefault("seconds", 0.0)
         recs.append(Record.from_json(row))
     cache = None if doc.get("cache") is None else CacheStats.from_json(doc["cache"])
+    cc = doc.get("cross_check")
     return Report(doc["profile"], doc.get("scenario", "standard"), recs, float(doc.get("seconds", 0.0)), cache,
-                  [list(s) for s in doc.get("shards", [])])
+                  [list(s) for s in doc.get("shards", [])], cc.get("solver") if isinstance(cc, dict) else None)
 
 
 def load_report(path: str | Path) -> Report:
@@ -612,6 +697,10 @@ def merge_reports(reports: list[Report]) -> tuple[Report, list[str]]:
         raise ValueError(f"reports of different profiles: {', '.join(sorted(profiles))}")
     if len(scenarios) > 1:
         raise ValueError(f"reports of different scenarios: {', '.join(sorted(scenarios))}")
+    solvers = {r.cross_check for r in reports}
+    if len(solvers) > 1:
+        raise ValueError("reports with and without --cross-check (or with different solvers): "
+                         + ", ".join(sorted(str(x or "none") for x in solvers)))
     by_id: dict[str, Record] = {}
     for rep in reports:
         for rec in rep.records:
@@ -635,5 +724,5 @@ def merge_reports(reports: list[Report]) -> tuple[Report, list[str]]:
         if missing:
             warnings.append(f"shard(s) {', '.join(f'{i}/{n}' for i in missing)} missing from the merge")
     merged = Report(reports[0].profile, reports[0].scenario, [by_id[k] for k in sorted(by_id)],
-                    max(r.seconds for r in reports), cache, [list(s) for s in shards])
+                    max(r.seconds for r in reports), cache, [list(s) for s in shards], reports[0].cross_check)
     return merged, warnings

@@ -18,6 +18,14 @@ equal inputs give byte-identical output.
   property's check; ``error`` for not as expected, ``note`` for an expected
   refutation;
 * ``markdown``: a table for a pull-request comment plus a summary line.
+
+With ``--cross-check cvc5`` every format also says how many obligations of
+the proved properties the second solver re-checked, how many it could not
+decide (unknown, timeout, unreadable: reported, not a failure unless
+``--strict``) and any disagreement (z3 unsat, cvc5 sat: the property is
+not reported proved and the run exits 4): the summary line, a ``cvc5`` column
+of the table, the JSON ``cross_check`` object (and per record), JUnit
+``properties`` and a ``failure`` per disagreeing property.
 """
 
 from __future__ import annotations
@@ -44,7 +52,33 @@ def summary(rep: Report, timings: bool = True) -> str:
             + ("all as expected" if not bad else f"NOT as expected: {', '.join(bad)}"))
     if timings and rep.cache is not None:
         text += f" (cache: {cache_line(rep)})"
+    cc = cross_check_line(rep)
+    if cc:
+        text += f"; {cc}"
     return text
+
+
+def cross_check_line(rep: Report) -> str:
+    """``cross-check (cvc5): 312 obligations of 40 proved properties, 300 agreed, 12 undecided, 0 disagree``."""
+    c = rep.cross_check_counts()
+    if c is None:
+        return ""
+    text = (f"cross-check ({rep.cross_check}): {c['obligations']} obligation(s) of {c['properties']} proved "
+            f"propert{'y' if c['properties'] == 1 else 'ies'} re-checked, {c['agreed']} agreed, "
+            f"{c['undecided']} undecided, {c['disagreed']} disagree")
+    if c["disagreed"]:
+        text += " — DISAGREEMENT: " + "; ".join(rep.disagreements)
+    return text
+
+
+def cross_check_cell(r: Record) -> str:
+    """One property's cross-check in a table cell: ``12/12``, ``10/12 (2 undecided)``, ``DISAGREE``."""
+    c = r.cross_check
+    if not c:
+        return ""
+    if c.get("disagreed"):
+        return f"DISAGREE ({c['disagreed']})"
+    return f"{c['agreed']}/{c['obligations']}" + (f" ({c['undecided']} undecided)" if c.get("undecided") else "")
 
 
 def cache_line(rep: Report) -> str:
@@ -75,6 +109,12 @@ def failure_text(r: Record) -> str:
         lines.extend(f"  {s}" for s in r.counterexample_steps)
     if r.location:
         lines.append(f"at: {r.location[0]}:{r.location[1]}" + (f" (rule {r.failing_rule})" if r.failing_rule else ""))
+    if r.cross_check:
+        c = r.cross_check
+        lines.append(f"cross-check ({c['solver']}): {c['obligations']} obligation(s), {c['agreed']} agreed, "
+                     f"{c['undecided']} undecided, {c['disagreed']} disagree")
+        lines.extend(f"  DISAGREEMENT: {d}" for d in c.get("disagreements", []))
+        lines.extend(f"  undecided: {u}" for u in c.get("undecided_obligations", []))
     return "\n".join(lines)
 
 
@@ -94,14 +134,18 @@ def table_object(rep: Report, timings: bool = True):
     from rich.table import Table
 
     t = Table(title="tokenproof prove", show_lines=False)
-    cols = ["property", "verdict", "expected"] + (["time"] if timings else []) + ["sections", "lemmas used / detail"]
+    cc = rep.cross_check is not None
+    cols = (["property", "verdict", "expected"] + (["time"] if timings else []) + ([rep.cross_check] if cc else [])
+            + ["sections", "lemmas used / detail"])
     for col in cols:
         t.add_column(col, overflow="fold")
     for r in rep.records:
         style = STYLE.get(r.verdict, "") if r.as_expected else "bold magenta"
         mark = "" if r.as_expected else " ✗"
         time_cell = [f"{r.seconds:.2f}s" + (" (cached)" if r.cached else "")] if timings else []
-        t.add_row(r.id, f"[{style}]{r.verdict}{mark}[/]", r.expected, *time_cell, " ".join(r.sections), _info(r))
+        cc_cell = [cross_check_cell(r)] if cc else []
+        t.add_row(r.id, f"[{style}]{r.verdict}{mark}[/]", r.expected, *time_cell, *cc_cell, " ".join(r.sections),
+                  _info(r))
     return t
 
 
@@ -120,8 +164,12 @@ def as_json(rep: Report, timings: bool = True) -> str:
 
 
 # ------------------------------------------------------------------ junit
+def _cross_check_failed(r: Record) -> bool:
+    return bool(r.cross_check and r.cross_check.get("disagreed"))
+
+
 def junit(rep: Report, timings: bool = True) -> str:
-    failures = sum(not r.as_expected for r in rep.records)
+    failures = sum(not r.as_expected or _cross_check_failed(r) for r in rep.records)
     suites = ET.Element("testsuites", name="tokenproof", tests=str(len(rep.records)), failures=str(failures),
                         errors="0")
     suite = ET.SubElement(suites, "testsuite", name=f"tokenproof.{rep.profile}", tests=str(len(rep.records)),
@@ -132,12 +180,22 @@ def junit(rep: Report, timings: bool = True) -> str:
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", name="profile", value=rep.profile)
     ET.SubElement(props, "property", name="scenario", value=rep.scenario)
+    cc = rep.cross_check_counts()
+    if cc is not None:
+        ET.SubElement(props, "property", name="cross_check", value=str(rep.cross_check))
+        for k in ("properties", "obligations", "agreed", "undecided", "disagreed"):
+            ET.SubElement(props, "property", name=f"cross_check.{k}", value=str(cc[k]))
     for r in rep.records:
         case = ET.SubElement(suite, "testcase", classname=f"properties.{r.area}", name=r.id,
                              file=str(r.source[0]), line=str(r.source[1]))
         if timings:
             case.set("time", f"{r.seconds:.3f}")
-        if not r.as_expected:
+        if _cross_check_failed(r):
+            fail = ET.SubElement(case, "failure", type="cross-check-disagreement",
+                                 message=f"{r.cross_check['solver']} disagrees with z3: "
+                                         f"{'; '.join(r.cross_check['disagreements'])}"[:500])
+            fail.text = failure_text(r)
+        elif not r.as_expected:
             fail = ET.SubElement(case, "failure", type="not-as-expected",
                                  message=f"{r.verdict}, expected {r.expected}: {r.detail}"[:500])
             fail.text = failure_text(r)
@@ -145,7 +203,10 @@ def junit(rep: Report, timings: bool = True) -> str:
             out = ET.SubElement(case, "system-out")
             out.text = f"{r.verdict} (as expected): {r.detail}" + (
                 f"\nlemmas used: {', '.join(r.lemmas_used)}" if r.lemmas_used else "") + (
-                f"\ncounterexample: {r.counterexample}" if r.counterexample else "")
+                f"\ncounterexample: {r.counterexample}" if r.counterexample else "") + (
+                f"\ncross-check ({r.cross_check['solver']}): {cross_check_cell(r)} obligation(s) agreed"
+                + "".join(f"\n  undecided: {u}" for u in r.cross_check.get("undecided_obligations", []))
+                if r.cross_check else "")
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
@@ -199,7 +260,10 @@ def sarif(rep: Report, timings: bool = True) -> str:
         "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the repository root"}}},
         "results": results,
         "properties": {"profile": rep.profile, "scenario": rep.scenario, "counts": rep.counts(),
-                       "all_as_expected": rep.all_as_expected},
+                       "all_as_expected": rep.all_as_expected,
+                       **({"cross_check": {"solver": rep.cross_check, **rep.cross_check_counts(),
+                                           "disagreements": rep.disagreements}}
+                          if rep.cross_check is not None else {})},
     }
     doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2) + "\n"
@@ -233,10 +297,16 @@ def markdown(rep: Report, timings: bool = True) -> str:
         if rep.cache is not None:
             line += f" (cache: {cache_line(rep)})"
     out = [line, ""]
+    cc_line = cross_check_line(rep)
+    if cc_line:
+        out.append(("⚠️ " if rep.disagreements else "") + cc_line)
+        out.append("")
     if bad:
         out.append("Not as expected: " + ", ".join(f"`{r.id}`" for r in bad))
         out.append("")
-    head = ["", "property", "verdict", "expected"] + (["time"] if timings else []) + ["sections", "lemmas / detail"]
+    cc = rep.cross_check is not None
+    head = (["", "property", "verdict", "expected"] + (["time"] if timings else []) + ([rep.cross_check] if cc else [])
+            + ["sections", "lemmas / detail"])
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "|".join("---" for _ in head) + "|")
     for r in rep.records:
@@ -244,6 +314,8 @@ def markdown(rep: Report, timings: bool = True) -> str:
         cells = [mark, f"`{r.id}`", f"**{r.verdict}**" if not r.as_expected else r.verdict, r.expected]
         if timings:
             cells.append(f"{r.seconds:.2f}s" + (" (cached)" if r.cached else ""))
+        if cc:
+            cells.append(cross_check_cell(r))
         cells += [" ".join(r.sections), _info(r)]
         out.append("| " + " | ".join(_md(x) for x in cells) + " |")
     return "\n".join(out) + "\n"

@@ -30,8 +30,15 @@ each ``unsat`` obligation is re-asked to cvc5 through SMT-LIB2 (``z3``'s
 ``to_smt2``, cvc5's parser): for obligations z3 proved on the ground
 instances (engine ``ground``), the same ground QF_UFBV formula (rebuilt with
 ``tokenproof.smt``'s ``Grounder``/``instantiate``); otherwise the quantified
-formula.  cvc5 ``sat`` is a disagreement (``CrossCheckDisagreement``, loud);
+formula (cvc5 with enumerative instantiation, ``full-saturate-quant``).
+cvc5 ``sat`` is a disagreement (``CrossCheckDisagreement``, loud);
 ``unknown``/timeouts are "not cross-checked", never a disagreement.
+
+``tokenproof prove --cross-check cvc5`` does the same inside the catalog run
+(``ProofCrossChecker`` on a ``RecordingProver``; ``catalog_run.Runner``): the
+obligations of every proved property are re-asked and counted per property
+in the report; a disagreement makes the property not proved and the run exit
+4 (``catalog_run.EXIT_DISAGREEMENT``).
 """
 
 from __future__ import annotations
@@ -59,41 +66,76 @@ class Query:
     status: str
     engine: str
     reason: str = ""
+    key: tuple | None = None  # the obligation (property, rule, lemmas); None for other queries (vacuity)
 
 
 class RecordingProver(InductionProver):
     """An ``InductionProver`` that keeps every query's formulas (for a second solver).
 
     Non-invasive hook: overrides ``_solve`` (and labels the queries by
-    wrapping ``base_case``/``step_case``/``combined``)."""
+    wrapping ``base_case``/``step_case``/``combined``).  Each obligation is
+    identified by its key ``(property, rule | "init" | "combined" | "access",
+    lemmas)``: ``by_key`` maps a key to the query z3 answered for it (asked
+    once; the prover's own memo serves later uses), and ``used`` lists the
+    keys of every obligation the last top-level ``prove`` rested on, including
+    the ones served from the memo and those of the lemmas it proved on the way.
+    """
 
     def __init__(self, *a: Any, **kw: Any):
         super().__init__(*a, **kw)
         self.queries: list[Query] = []
+        self.by_key: dict[tuple, Query] = {}
+        self.used: list[tuple] = []
         self._label: tuple[str, str] = ("?", "?")
+        self._key: tuple | None = None
+        self._depth = 0
 
     def _solve(self, assertions, tracked=None, validate=None, timeout_ms=None):  # type: ignore[override]
         ans = super()._solve(assertions, tracked, validate, timeout_ms)
-        self.queries.append(Query(self._label, list(assertions), dict(tracked or {}), ans.status, ans.engine,
-                                  ans.reason))
+        key, self._key = self._key, None  # one query per obligation; later queries (vacuity) carry no key
+        q = Query(self._label, list(assertions), dict(tracked or {}), ans.status, ans.engine, ans.reason, key)
+        self.queries.append(q)
+        if key is not None:
+            self.by_key.setdefault(key, q)
         return ans
 
+    def _obligation(self, key: tuple) -> None:
+        self._label, self._key = (key[0], key[1]), key
+        self.used.append(key)
+
     def base_case(self, prop_id):  # type: ignore[override]
-        self._label = (prop_id, "init")
-        return super().base_case(prop_id)
+        self._obligation((prop_id, "init", ()))
+        try:
+            return super().base_case(prop_id)
+        finally:
+            self._key = None  # a memo hit asks nothing: the key must not leak to a later query
 
     def step_case(self, prop_id, rule_name, lemmas):  # type: ignore[override]
-        self._label = (prop_id, rule_name)
-        return super().step_case(prop_id, rule_name, lemmas)
+        lemmas = tuple(sorted(set(lemmas)))
+        self._obligation((prop_id, rule_name, lemmas))
+        try:
+            return super().step_case(prop_id, rule_name, lemmas)
+        finally:
+            self._key = None
 
     def combined(self, prop_id, lemmas):  # type: ignore[override]
-        self._label = (prop_id, "combined")
-        return super().combined(prop_id, lemmas)
+        lemmas = tuple(sorted(set(lemmas)))
+        self._obligation((prop_id, "combined", lemmas))
+        try:
+            return super().combined(prop_id, lemmas)
+        finally:
+            self._key = None
 
     def prove(self, prop, progress=None):  # type: ignore[override]
+        if self._depth == 0:
+            self.used = []
         if prop.kind == "access":
-            self._label = (prop.id, "access")
-        return super().prove(prop, progress)
+            self._obligation((prop.id, "access", ()))
+        self._depth += 1
+        try:
+            return super().prove(prop, progress)
+        finally:
+            self._depth -= 1
 
 
 # ================================================================== second solver
@@ -157,6 +199,10 @@ def cvc5_check(smtlib: str, timeout_ms: int = 10000) -> tuple[str, str]:
     solver = cvc5.Solver(tm)
     solver.setOption("produce-models", "false")
     solver.setOption("tlimit-per", str(max(1, int(timeout_ms))))
+    # enumerative instantiation once E-matching saturates: without it cvc5 answers "unknown (INCOMPLETE)" on
+    # quantified obligations (e.g. every lemma step of kernel_destroy_session); it only adds instances, so an
+    # unsat stays a proof
+    solver.setOption("full-saturate-quant", "true")
     sm = cvc5.SymbolManager(tm)
     parser = cvc5.InputParser(solver, sm)
     parser.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, smtlib, "tokenproof")
@@ -173,7 +219,19 @@ def cvc5_check(smtlib: str, timeout_ms: int = 10000) -> tuple[str, str]:
         return "unsat", ""
     if r.isSat():
         return "sat", ""
-    return "unknown", str(r.getUnknownExplanation())
+    return "unknown", str(r.getUnknownExplanation()).rpartition(".")[2]  # e.g. INCOMPLETE, TIMEOUT
+
+
+def cross_check_query(q: Query, timeout_ms: int = 10000) -> CrossCheck:
+    """cvc5 on the formula of one z3-``unsat`` query: the ground QF_UFBV instances when z3 proved it on
+    them (engine ``ground``), else the quantified formula."""
+    t0 = time.perf_counter()
+    formulas = ground_formula(q.assertions, q.tracked) if q.engine.startswith("ground") else None
+    engine = "ground" if formulas is not None else "quantified"
+    if formulas is None:
+        formulas = [*q.assertions, *q.tracked.values()]
+    status, reason = cvc5_check(to_smtlib(formulas), timeout_ms)
+    return CrossCheck(q.label, engine, q.status, status, time.perf_counter() - t0, reason)
 
 
 def cross_check_queries(queries: Iterable[Query], timeout_ms: int = 10000, strict: bool = True) -> list[CrossCheck]:
@@ -181,16 +239,11 @@ def cross_check_queries(queries: Iterable[Query], timeout_ms: int = 10000, stric
     out: list[CrossCheck] = []
     seen: set[tuple] = set()
     for q in queries:
-        if q.status != "unsat" or q.label in seen:
+        ident = q.key if q.key is not None else q.label
+        if q.status != "unsat" or ident in seen:
             continue
-        seen.add(q.label)
-        t0 = time.perf_counter()
-        formulas = ground_formula(q.assertions, q.tracked) if q.engine.startswith("ground") else None
-        engine = "ground" if formulas is not None else "quantified"
-        if formulas is None:
-            formulas = [*q.assertions, *q.tracked.values()]
-        status, reason = cvc5_check(to_smtlib(formulas), timeout_ms)
-        cc = CrossCheck(q.label, engine, q.status, status, time.perf_counter() - t0, reason)
+        seen.add(ident)
+        cc = cross_check_query(q, timeout_ms)
         out.append(cc)
         if cc.disagrees and strict:
             raise CrossCheckDisagreement(f"{q.label[0]} on {q.label[1]}: z3 unsat ({q.engine}) but cvc5 sat")
@@ -206,6 +259,110 @@ def cross_check_results(results: list[ProofResult], prover: RecordingProver, tim
         if r.verdict == "proved":
             wanted.update(ob.prop for ob in r.obligations)
     return cross_check_queries([q for q in prover.queries if q.label[0] in wanted], timeout_ms, strict)
+
+
+SOLVERS = ("cvc5",)  # second solvers `tokenproof prove --cross-check` knows
+_VOLATILE_REASONS = ("timeout", "resourceout", "resource", "memout", "interrupt")
+
+
+def solver_available(solver: str) -> bool:
+    return solver == "cvc5" and cvc5_available()
+
+
+def solver_version(solver: str) -> str:
+    """The second solver's version (part of the proof-cache key of a cross-checked record)."""
+    try:
+        from importlib.metadata import version
+
+        return f"{solver} {version(solver)}"
+    except Exception:  # noqa: BLE001
+        return f"{solver} ?"
+
+
+@dataclass
+class CrossCheckSummary:
+    """The second solver's answers on the obligations one proved property rests on.
+
+    ``obligations``: the z3-``unsat`` obligations re-asked (its own and those of
+    the lemmas it rests on; the combined all-rules query when z3 answered it);
+    ``agreed``: the second solver said unsat too; ``undecided``: it said
+    unknown, timed out or could not read the formula (reported, never a
+    disagreement); ``disagreed``: it said sat (a solver or encoding bug);
+    ``framed``: obligations discharged without a solver (the rule writes no
+    field the property reads), so there is nothing to re-ask."""
+
+    solver: str
+    obligations: int = 0
+    agreed: int = 0
+    undecided: int = 0
+    disagreed: int = 0
+    framed: int = 0
+    seconds: float = 0.0
+    disagreements: list[str] = field(default_factory=list)
+    undecided_obligations: list[str] = field(default_factory=list)
+    volatile: bool = False  # some undecided answer was a resource limit (may go away: not cached)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for the report record (no timing: equal input, equal report)."""
+        return {"solver": self.solver, "obligations": self.obligations, "agreed": self.agreed,
+                "undecided": self.undecided, "disagreed": self.disagreed, "framed": self.framed,
+                "disagreements": list(self.disagreements), "undecided_obligations": list(self.undecided_obligations)}
+
+
+def _obligation_text(key: tuple) -> str:
+    return f"{key[0]} × {key[1]}"
+
+
+class ProofCrossChecker:
+    """Re-asks the obligations of each proved property to a second solver (``tokenproof prove --cross-check``).
+
+    Works on a ``RecordingProver``: after ``prover.prove(prop)``, ``check(result)``
+    takes every obligation key of ``prover.used`` whose z3 query answered
+    ``unsat`` and asks the second solver (each obligation once per checker:
+    a lemma's obligations shared by several properties are asked once and
+    counted for each)."""
+
+    def __init__(self, prover: RecordingProver, solver: str = "cvc5", timeout_ms: int = 10000,
+                 check: Any = None):
+        if solver not in SOLVERS:
+            raise ValueError(f"unknown cross-check solver {solver!r} (known: {', '.join(SOLVERS)})")
+        self.prover = prover
+        self.solver = solver
+        self.timeout_ms = timeout_ms
+        self._check = check or cross_check_query  # tests may substitute the solver call
+        self.memo: dict[tuple, CrossCheck] = {}
+
+    def check(self, result: ProofResult) -> CrossCheckSummary | None:
+        """The summary for a ``proved`` result (None otherwise: nothing was proved)."""
+        if result.verdict != "proved":
+            return None
+        out = CrossCheckSummary(self.solver)
+        t0 = time.perf_counter()
+        for key in dict.fromkeys(self.prover.used):
+            q = self.prover.by_key.get(key)
+            if q is None:  # discharged without a query (frame)
+                out.framed += 1
+                continue
+            if q.status != "unsat":  # e.g. an inconclusive combined query: z3 proved nothing there
+                continue
+            cc = self.memo.get(key)
+            if cc is None:
+                cc = self._check(q, self.timeout_ms)
+                self.memo[key] = cc
+            out.obligations += 1
+            if cc.disagrees:
+                out.disagreed += 1
+                out.disagreements.append(f"{_obligation_text(key)}: z3 unsat ({q.engine}), {self.solver} sat")
+            elif cc.agrees:
+                out.agreed += 1
+            else:
+                out.undecided += 1
+                why = f"{cc.cvc5}" + (f": {cc.reason}" if cc.reason else "")
+                out.undecided_obligations.append(f"{_obligation_text(key)} ({why})")
+                if any(w in (cc.reason or "").lower() for w in _VOLATILE_REASONS):
+                    out.volatile = True
+        out.seconds = time.perf_counter() - t0
+        return out
 
 
 def crosscheck_catalog(ids: list[str] | None = None, profile: str = "kacs", timeout_ms: int = 10000,

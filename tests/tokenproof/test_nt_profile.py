@@ -95,3 +95,44 @@ def test_duplicate_to_anonymous_keeps_identity(nt):
     rec = sim.call("ioctl_duplicate", "init", fd=fd, primary=False, level=0, access_mask=int(D.TOKEN_QUERY))
     assert rec.outcome.errno == 0
     assert sim.state.value("token_user", rec.outcome.ret["token"]) == D.SID_SYSTEM
+
+
+NT_REFUTED = sorted(["se-impersonate-never-lifts-the-integrity-ceiling",
+                     "acting-at-impersonation-passed-both-gates-on-the-primary",
+                     "restricted-primaries-never-impersonate-their-unrestricted-user",
+                     "open-thread-token-fails-only-with-esrch-or-eacces",
+                     "threads-never-act-as-another-user-without-se-impersonate",
+                     "failed-steps-change-nothing-but-used-bits",
+                     "anonymous-duplicates-carry-the-anonymous-identity",
+                     "unprivileged-steps-never-grant-a-tcb-primary",
+                     "primary-changes-only-by-privileged-install-or-lowering-exec",
+                     "every-successful-adjustment-bumps-modified-id-by-one"])
+
+
+def test_the_divergence_list_is_the_catalogs():
+    """Every property proved on kacs and not on nt is in NT_REFUTED, expected refuted on nt."""
+    from tokenproof.catalog_run import load_catalog
+
+    cat = load_catalog()
+    assert sorted(p for p, x in cat.items() if x.expected("kacs") == "proved" and x.expected("nt") != "proved") \
+        == NT_REFUTED
+    assert all(cat[p].expected("nt") == "refuted" for p in NT_REFUTED)
+
+
+@pytest.mark.parametrize("pid", NT_REFUTED)
+def test_prove_settles_each_divergence_on_nt_from_the_corpus(pid):
+    """What `tokenproof prove --profile nt` does for a property induction cannot prove: the recorded trace
+    of counterexamples/nt/ replays on the NT rules and breaks it (a refutation), and the same steps do
+    not break it on KACS."""
+    from tokenproof.catalog_run import CORPUS_DIR, known_counterexample, load_catalog
+    from tokenproof.narrative import replay_trace
+    from tokenproof.trace import load_trace
+
+    prop = load_catalog()[pid]
+    found = known_counterexample(prop, get_profile("nt"), "nt", [CORPUS_DIR / "nt", CORPUS_DIR])
+    assert found is not None, pid
+    rep, path = found
+    assert path == f"counterexamples/nt/{pid}.json" and rep.reproduced
+    assert rep.trace.violation.property == pid
+    on_kacs = replay_trace(load_trace(CORPUS_DIR / "nt" / f"{pid}.json"), profile="kacs", mutant="none")
+    assert on_kacs.error is None and not on_kacs.reproduced

@@ -14,7 +14,11 @@ Exit codes:
   0  every property met its expected verdict
   1  some property did not (a refutation, proof or unknown not expected)
   2  bad input or usage (unknown property, profile, scenario, bad --shard)
-  3  some verdict is unknown (a timeout, not inductive), with --strict
+  3  some verdict is unknown (a timeout, not inductive), with --strict;
+     with --cross-check and --strict also: the second solver could not
+     decide some obligation (unknown, timeout, unreadable formula)
+  4  --cross-check: the second solver contradicts z3 (it finds a model of
+     an obligation z3 answered unsat); checked before everything else
 """
 
 
@@ -34,6 +38,8 @@ def emit(rep, fmt: str, output: str | None, timings: bool, strict: bool) -> None
     else:
         click.echo(render(rep, fmt, timings), nl=False)
     code = rep.exit_code(strict)
+    for d in rep.disagreements:  # loud, whatever the format and wherever the report went
+        click.echo(f"CROSS-CHECK DISAGREEMENT ({rep.cross_check} vs z3): {d}", err=True)
     if code:
         sys.exit(code)
 
@@ -68,8 +74,17 @@ def output_options(f):
               help="Worker processes (each proves whole properties with its own prover).")
 @click.option("--shard", metavar="I/N", help="Prove only shard I of N (1-based; a stable hash of the property "
                                              "id), for a CI matrix; merge the JSON reports with `tokenproof merge`.")
+@click.option("--cross-check", "cross_check", type=click.Choice(["cvc5"]), is_flag=False, flag_value="cvc5",
+              default=None, metavar="[cvc5]",
+              help="Re-ask every obligation z3 answered unsat for a proved property to a second solver (cvc5, "
+                   "pip install 'tokenproof[cvc5]').  A model found by it is a disagreement: the property is "
+                   "not reported proved (unknown, or refuted if a counterexample is found) and the run exits 4.  Obligations it cannot decide are counted in the "
+                   "report (exit 3 with --strict).  Cached proofs are cross-checked too (the cache key "
+                   "covers the cross-check).")
+@click.option("--cross-check-timeout", "cross_check_timeout_ms", default=10000, show_default=True, type=int,
+              help="--cross-check: the second solver's timeout per obligation (ms).")
 def command(profile, ids, timeout_ms, depth, scenario, out_dir, fmt, output, strict, no_timings, cache_dir,
-            no_cache, jobs, shard):
+            no_cache, jobs, shard, cross_check, cross_check_timeout_ms):
     """Prove every property of the catalog (or the ones named).
 
     Each property ends as proved (by induction, unbounded in the number of
@@ -81,6 +96,9 @@ def command(profile, ids, timeout_ms, depth, scenario, out_dir, fmt, output, str
     Results are cached (--cache-dir; --no-cache to bypass): a warm run
     re-proves only what a change touches.  The output is sorted by property
     id, and z3's random seeds are fixed, so equal input gives equal verdicts.
+
+    --cross-check cvc5 re-asks each obligation of every proved property (its
+    own and its lemmas') to cvc5 and fails loudly (exit 4) on a disagreement.
     """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -90,7 +108,8 @@ def command(profile, ids, timeout_ms, depth, scenario, out_dir, fmt, output, str
     try:
         opts = RunOptions(profile=profile, ids=list(ids) or None, timeout_ms=timeout_ms, depth=depth,
                           scenario=scenario, out_dir=out_dir, cache_dir=None if no_cache else cache_dir,
-                          jobs=jobs, shard=parse_shard(shard))
+                          jobs=jobs, shard=parse_shard(shard), cross_check=cross_check,
+                          cross_check_timeout_ms=cross_check_timeout_ms)
         n = len(check_options(opts))
     except (KeyError, ValueError) as e:
         raise click.UsageError(str(e.args[0] if e.args else e)) from None
