@@ -67,6 +67,10 @@ DIVERGENCES: tuple[Divergence, ...] = (
     Divergence("open-thread-token", "Opening a non-impersonating thread's token yields its primary (NT: "
                "STATUS_NO_TOKEN; OpenAsSelf; STATUS_CANT_OPEN_ANONYMOUS)", "§1.3-1.6",
                "open-thread-token-fails-only-with-esrch-or-eacces", ("kacs_open_thread_token",), 1),
+    Divergence("modified-id", "Every successful adjustment bumps modified_id (NT: only an adjustment that "
+               "changed something does)", "§10 undeclared, §7.8",
+               "every-successful-adjustment-bumps-modified-id-by-one",
+               ("kacs_open_self_token", "ioctl_adjust_privs"), 2),
 )
 
 
