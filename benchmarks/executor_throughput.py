@@ -44,30 +44,56 @@ WANTED = ["fork", "clone_thread", "thread_exit", "close_handle", "exec", "kacs_r
 MAX_THREADS = 24  # keep the world from growing without bound: fork/clone only below this
 
 
-def random_args(rng: random.Random, rule, state, actor):
-    args = {}
-    p = state.value("thread_proc", actor)
+def _arg_plan(rule) -> tuple:
+    """How ``random_args`` draws each argument of ``rule``: (name, kind, data), read once per rule."""
+    plan = []
     for a in rule.args:
-        if a.fresh:
-            args[a.name] = None
-            continue
         t = a.type
-        if t.kind == "bool":
-            args[a.name] = rng.random() < 0.5
+        if a.fresh:
+            plan.append((a.name, "fresh", None))
+        elif t.kind == "bool":
+            plan.append((a.name, "bool", None))
         elif t.kind == "obj" and t.sort == "Handle":
-            open_fds = [h for h in state.universe["Handle"] if state.value("fd_open", (p, h))]
-            args[a.name] = rng.choice(open_fds) if open_fds else 3
+            plan.append((a.name, "fd", None))
         elif t.kind == "obj":
-            alive = state.alive(t.sort)
-            args[a.name] = rng.choice(alive) if alive else 1
+            plan.append((a.name, "obj", t.sort))
         elif t.kind == "sid":
-            args[a.name] = rng.choice(list(D.SID_ALIASES.values()))
+            plan.append((a.name, "choice", list(D.SID_ALIASES.values())))
         elif a.fmt == "level" or t.width == 2:
-            args[a.name] = BV(rng.randrange(4), t.width)
+            plan.append((a.name, "bv", (4, t.width)))
         elif a.name == "file_level" or a.fmt == "integrity":
-            args[a.name] = BV(rng.choice(list(D.INTEGRITY_NAMES)), t.width)
+            plan.append((a.name, "choice", [BV(x, t.width) for x in D.INTEGRITY_NAMES]))
         else:
-            args[a.name] = BV(rng.randrange(1 << min(t.width, 8)), t.width)
+            plan.append((a.name, "bv", (1 << min(t.width, 8), t.width)))
+    return tuple(plan)
+
+
+_PLANS: dict = {}
+
+
+def random_args(rng: random.Random, rule, state, actor):
+    """Random arguments (the same draws, in the same order, for the same rule, state and actor)."""
+    plan = _PLANS.get(rule.name)
+    if plan is None:
+        plan = _PLANS[rule.name] = _arg_plan(rule)
+    args = {}
+    for name, kind, data in plan:
+        if kind == "fresh":
+            args[name] = None
+        elif kind == "bool":
+            args[name] = rng.random() < 0.5
+        elif kind == "fd":
+            p = state.value("thread_proc", actor)
+            fd_open = state.raw("fd_open")
+            open_fds = [h for h in state.universe["Handle"] if fd_open[p, h]]
+            args[name] = rng.choice(open_fds) if open_fds else 3
+        elif kind == "obj":
+            alive = state.alive(data)
+            args[name] = rng.choice(alive) if alive else 1
+        elif kind == "choice":
+            args[name] = rng.choice(data)
+        else:
+            args[name] = BV(rng.randrange(data[0]), data[1])
     return args
 
 

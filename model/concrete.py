@@ -19,7 +19,10 @@ Storage (for speed; the interface is unchanged):
   written ``(field, key)`` pairs and the parent's versions of the changed
   fields.  ``model.sim.collect_garbage`` uses it to schedule reclamation.
 * Universes are sorted tuples without duplicates (``Ids``), so membership and
-  the next free id are binary searches.
+  the next free id are binary searches.  A universe made by
+  ``copy_with_universe`` (a ``UniverseDict``) remembers the one it grew from
+  and the ids it appended, so ``universe_added`` tells what a step allocated
+  without comparing whole universes.
 """
 
 from __future__ import annotations
@@ -140,6 +143,43 @@ def as_ids(t: Iterable[Any]) -> tuple:
     return t
 
 
+class UniverseDict(dict):
+    """A universe (sort -> ids) made by ``copy_with_universe``.  ``lineage`` is
+    ``(base, sort, old, ids)`` when it is the universe dict ``base`` with the ids
+    of ``sort`` grown from ``old`` to ``ids`` by appending larger ids (else None).
+    ``universe_added`` reads it; it pickles and copies as a plain dict."""
+
+    __slots__ = ("lineage",)
+
+    def __reduce__(self) -> tuple:
+        return (dict, (dict(self),))
+
+
+def universe_added(old: dict[str, tuple], new: dict[str, tuple], depth: int = 16) -> dict[str, list] | None:
+    """Per sort, the ids ``new`` appends to ``old``, if ``new`` was made from ``old`` by
+    ``copy_with_universe`` appending ids (at most ``depth`` times); else None (unknown).
+    Every link is checked by identity (the grown sort's old and new ``Ids``, every other
+    sort's ``Ids``), so a dict edited in place after its making is not trusted."""
+    segments: dict[str, list] = {}
+    n = new
+    while n is not old:
+        if type(n) is not UniverseDict or depth == 0:
+            return None
+        lin = getattr(n, "lineage", None)
+        if lin is None:
+            return None
+        base, sort, o, ids = lin
+        if len(n) != len(base) or n.get(sort) is not ids or base.get(sort) is not o:
+            return None
+        for k, v in n.items():
+            if k != sort and base.get(k) is not v:
+                return None
+        segments.setdefault(sort, []).append(ids[len(o):])
+        n = base
+        depth -= 1
+    return {sort: [x for seg in reversed(segs) for x in seg] for sort, segs in segments.items()}
+
+
 def contains(ids: tuple, k: Any) -> bool:
     """``k in ids`` (a binary search for ``Ids``)."""
     if type(ids) is Ids and type(k) is int:
@@ -151,8 +191,12 @@ def contains(ids: tuple, k: Any) -> bool:
 def _sorted_union(old: tuple, new_ids: Iterable[Any]) -> tuple:
     """``tuple(sorted(set(old) | set(new_ids)))``, returning ``old`` itself if nothing is new."""
     new = list(new_ids)
-    if len(new) == 1 and type(old) is Ids and type(new[0]) is int and contains(old, new[0]):
-        return old
+    if len(new) == 1 and type(old) is Ids and type(new[0]) is int:
+        x = new[0]
+        if not old or x > old[-1]:  # a fresh id past the end (what allocate_fresh picks)
+            return Ids(old + (x,))
+        if contains(old, x):
+            return old
     if type(old) is Ids and all(type(x) is int for x in new):
         missing = sorted({x for x in new if not contains(old, x)})
         if not missing:
@@ -249,8 +293,13 @@ class ConcreteState(State):
         ids = _sorted_union(old, new_ids)
         if ids is old:
             return self
-        uni = dict(self.universe)
+        uni = UniverseDict(self.universe)
         uni[sort] = ids
+        if type(old) is Ids and type(ids) is Ids and (not old or ids[len(old)] > old[-1]):
+            # ``ids`` is ``old`` followed by the new ids (all larger): remember that
+            uni.lineage = (self.universe, sort, old, ids)
+        else:
+            uni.lineage = None
         return ConcreteState._make(self.__dict__, uni, self._cache)  # shares the field data
 
     def set(self, name: str, key: Any, value: Any) -> None:
@@ -295,6 +344,24 @@ class ConcreteState(State):
         for x in self.universe[sort]:
             if fn(x):
                 return True
+        return False
+
+    # The base class nests ``forall``/``exists`` with two lambdas per pair; the same pairs,
+    # in the same order, with the same truth tests, in one loop.
+    def forall2(self, s1: str, s2: str, fn: Callable[[Any, Any], Any]) -> bool:
+        inner = self.universe[s2]
+        for a in self.universe[s1]:
+            for b in inner:
+                if not fn(a, b):
+                    return False
+        return True
+
+    def exists2(self, s1: str, s2: str, fn: Callable[[Any, Any], Any]) -> bool:
+        inner = self.universe[s2]
+        for a in self.universe[s1]:
+            for b in inner:
+                if fn(a, b):
+                    return True
         return False
 
     def alive(self, sort: str) -> list[int]:
@@ -457,4 +524,5 @@ def next_free(ids: Iterable[int], start: int = 0) -> int:
     return n
 
 
-__all__ = ["ConcreteState", "normalize", "next_free", "D", "FieldDict", "Ids", "as_ids", "contains"]
+__all__ = ["ConcreteState", "normalize", "next_free", "D", "FieldDict", "Ids", "as_ids", "contains",
+           "UniverseDict", "universe_added"]

@@ -61,7 +61,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.concrete import OBJ_FIELDS_BY_KEYS, ConcreteState, Ids, contains, next_free
+from model.concrete import OBJ_FIELDS_BY_KEYS, ConcreteState, Ids, contains, next_free, universe_added
 from model.rules.registry import RULES, Rule
 from model.state import ALIVE_FIELD, FIELDS
 from model.step import Outcome
@@ -114,7 +114,8 @@ def allocate_fresh(state: ConcreteState, rule: Rule, actor: Any, args: dict[str,
         if args.get(a.name) is None:
             if sort == "Handle":
                 p = state.value("thread_proc", actor)
-                used = [h for h in state.universe["Handle"] if state.value("fd_open", (p, h))]
+                fd_open = state.view("fd_open")
+                used = [h for h in state.universe["Handle"] if fd_open[p, h]]
                 args[a.name] = next_free(used, start=3)
             else:
                 args[a.name] = next_free(state.universe[sort], start=1)
@@ -124,10 +125,20 @@ def allocate_fresh(state: ConcreteState, rule: Rule, actor: Any, args: dict[str,
 
 def apply_rule(state: ConcreteState, rule: Rule, actor: Any, args: dict[str, Any]) -> Outcome:
     """One step; raises ``ModelPreconditionError`` if the step is not enabled."""
-    state, args = allocate_fresh(state, rule, actor, args)
-    for name, sort in _arg_plan(rule)[1]:
-        if sort in state.universe:
-            state = state.copy_with_universe(sort, [args[name]])
+    fresh, objs = _arg_plan(rule)
+    if fresh:
+        state, args = allocate_fresh(state, rule, actor, args)
+    else:
+        args = dict(args)
+    for name, sort in objs:
+        uni = state.universe
+        if sort in uni:
+            v, ids = args[name], uni[sort]
+            if type(v) is int and type(ids) is Ids:  # already there: copy_with_universe returns the state
+                i = bisect_left(ids, v)
+                if i < len(ids) and ids[i] == v:
+                    continue
+            state = state.copy_with_universe(sort, [v])
     out = rule.apply(state, actor, args)
     if not out.enabled:
         raise ModelPreconditionError(f"{rule.name} is not possible here (its model preconditions do not hold)")
@@ -174,16 +185,22 @@ def collect_garbage(state: ConcreteState, rules: dict[str, Rule] | None = None,
     if since is not None:
         cands = reclaim_candidates(since, state, rules)
         if cands is not None:
+            if not cands["Token"] and not cands["Session"]:
+                return state, []  # nothing to offer: no round reclaims anything
             return _collect_scheduled(state, rules, cands)
     return collect_garbage_full(state, rules)
 
 
 def _scheduling_applies(rules: dict[str, Rule]) -> bool:
-    return all(rules.get(name) is RULES.get(name) for name, _, _ in _RECLAIM)
+    return rules is RULES or all(rules.get(name) is RULES.get(name) for name, _, _ in _RECLAIM)
 
 
 def _universe_added(old: dict[str, tuple], new: dict[str, tuple]) -> dict[str, list] | None:
-    """Per sort, the ids of ``new`` not in ``old``; None if some id of ``old`` is missing from ``new``."""
+    """Per sort, the ids of ``new`` not in ``old``; None if some id of ``old`` is missing from ``new``.
+    (A sort whose ids did not change may be left out.)"""
+    fast = universe_added(old, new)  # known lineage: no comparison of whole universes
+    if fast is not None:
+        return fast
     out: dict[str, list] = {}
     for sort, n in new.items():
         o = old.get(sort, ())

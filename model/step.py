@@ -24,7 +24,7 @@ from model.values import _ExprRef, and_, eq, ite, not_
 FAST_FINISH = True
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What one rule application produced."""
 
@@ -41,6 +41,9 @@ class Outcome:
 
 class Step:
     """Builder for one application of a rule by ``actor`` on ``pre``."""
+
+    # (subclasses such as tokenproof.mutants.MutantStep get a __dict__ for their own attributes)
+    __slots__ = ("pre", "actor", "args", "enabled", "errno", "_writes", "_drop_false")
 
     def __init__(self, pre: State, actor: Any, args: dict[str, Any]):
         self.pre = pre

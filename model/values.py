@@ -13,6 +13,7 @@ any rule that branches on a model value by accident.
 
 from __future__ import annotations
 
+import operator as _operator
 from typing import Any, Iterable
 
 import z3
@@ -247,9 +248,11 @@ def iff(a: Any, b: Any) -> Any:
     return bool(a) == bool(b)
 
 
-def eq(a: Any, b: Any) -> Any:
-    """Equality that always yields a model Boolean (``a == b`` on both backends)."""
-    return a == b
+#: Equality that always yields a model Boolean: ``eq(a, b)`` is ``a == b`` on both backends
+#: (a Python ``bool`` for concrete values, a z3 term otherwise).  It is ``operator.eq``
+#: itself, which is exactly ``a == b`` (the same special-method protocol, the same z3
+#: term) and, being built in, about three times cheaper to call than a Python function.
+eq = _operator.eq
 
 
 def ne(a: Any, b: Any) -> Any:

@@ -490,3 +490,129 @@ def test_states_pickle_and_copy():
     for t in (pickle.loads(pickle.dumps(s)), copy.deepcopy(s)):
         same_state(t, s)
         assert t.token_alive[12345] is False
+
+
+# ====================================================================== universe lineage, quantifiers
+def _slow_added(old: dict, new: dict) -> dict | None:
+    """The definition: per sort, the ids of ``new`` not in ``old`` (None if ``old`` is not contained)."""
+    if set(old) - set(new):
+        return None
+    out = {}
+    for sort, ids in new.items():
+        o = set(old.get(sort, ()))
+        if not o <= set(ids):
+            return None
+        if set(ids) - o:
+            out[sort] = sorted(set(ids) - o)
+    return out
+
+
+def test_universe_lineage_agrees_with_the_definition():
+    """``universe_added`` (what scheduled collection uses instead of comparing whole universes)
+    gives the ids a chain of ``copy_with_universe`` calls appended, or None when it cannot
+    tell; never a wrong answer, also after in-place edits of a universe dict."""
+    from model.concrete import UniverseDict, universe_added
+
+    rng = random.Random(31)
+    told = 0
+    for _ in range(400):
+        base = standard().state
+        states = [base]
+        s = base
+        for _ in range(rng.randrange(0, 6)):
+            sort = rng.choice(["Token", "Socket", "Thread", "Session"])
+            ids = list(s.universe[sort])
+            # mostly fresh ids past the end (what allocate_fresh makes), sometimes a gap or an old id
+            new = rng.choice([[max(ids, default=0) + 1], [max(ids, default=0) + rng.randrange(1, 4)],
+                              [rng.choice(ids or [1])], [0], [max(ids, default=0) + 1, max(ids, default=0) + 2]])
+            s = s.copy_with_universe(sort, new)
+            states.append(s)
+        if rng.random() < 0.15 and type(s.universe) is UniverseDict:  # an in-place edit of the newest dict
+            s.universe["Token"] = Ids(tuple(s.universe["Token"]) + (10_000,))
+        for a in states:
+            want = _slow_added(a.universe, s.universe)
+            got = universe_added(a.universe, s.universe)
+            if got is not None:
+                told += 1
+                assert want is not None
+                assert {k: v for k, v in got.items() if v} == want
+    assert told > 300
+    unrelated = standard().state
+    assert universe_added(unrelated.universe, standard().state.universe) is None
+
+
+def test_pair_quantifiers_are_the_nested_ones():
+    """``ConcreteState.exists2``/``forall2`` (one loop) against ``State``'s nested definition:
+    the same result and the same calls, in the same order."""
+    from model.state import State
+
+    rng = random.Random(37)
+    s = standard().state
+    for _ in range(200):
+        table = {(a, b): rng.random() < 0.85 for a in s.universe["Process"] for b in range(-2, 6)}
+        s.universe = {**s.universe, "Handle": Ids(tuple(range(rng.randrange(0, 4))))}
+        for q in ("exists2", "forall2"):
+            calls_fast, calls_ref = [], []
+
+            def fn(a, b, log):
+                log.append((a, b))
+                v = table[a, b]
+                return v if q == "forall2" else not v
+
+            fast = getattr(ConcreteState, q)(s, "Process", "Handle", lambda a, b: fn(a, b, calls_fast))
+            ref = getattr(State, q)(s, "Process", "Handle", lambda a, b: fn(a, b, calls_ref))
+            assert fast == ref and type(fast) is bool and calls_fast == calls_ref
+
+
+def test_eq_is_the_equality_operator_on_both_backends():
+    x = z3.BitVec("x", 8)
+    b = z3.Bool("b")
+    assert V.eq(x, 3).eq(x == 3) and V.eq(3, x).eq(3 == x) and V.eq(b, True).eq(b == True)  # noqa: E712
+    assert V.eq(BV(3, 8), 3) is True and V.eq("S-1-5-18", "S-1-5-18") is True and V.eq(1, 2) is False
+
+
+def test_outcomes_copy_and_steps_keep_subclass_attributes():
+    """``Outcome`` and ``Step`` have slots now: copies keep every field, and a ``Step``
+    subclass (the mutants') still keeps attributes of its own."""
+    import copy
+
+    from tokenproof.mutants import MutantStep
+
+    w = standard()
+    out = apply_rule(w.state, RULES["kacs_revert"], w.names["Thread"]["sh1"], {})
+    back = copy.copy(out)
+    assert (back.pre, back.post, back.enabled, back.errno, back.ret) == (out.pre, out.post, out.enabled,
+                                                                          out.errno, out.ret)
+    st = MutantStep(standard().state, None, {}, drop_guard=0)
+    st.require(False, 5)  # the dropped guard
+    assert st.n_guards == 1 and st.errno == D.OK
+
+
+def test_alive_lists_agree_with_the_definition():
+    """``alive`` (cached along a lineage, validated by identity): asked of any state of a
+    walk, in any order (old states, discarded branches, fresh ones), it is the definition:
+    the ids of the universe, in order, whose alive field is true."""
+    rng = random.Random(41)
+    names = sorted(RULES)
+    for seed in range(3):
+        state = standard().state
+        seen = [state]
+        fixpoint = None
+        for i in range(150):
+            rule = RULES[rng.choice(names + ["socket_create", "socket_close", "fork", "thread_exit"] * 3)]
+            actor, args = pick_call(rng, state, rule)
+            out = _apply(state, rule, actor, args)
+            if out is None:
+                continue
+            seen += [out.pre, out.post]
+            state, recs = collect_garbage(out.post, since=fixpoint)
+            fixpoint = state
+            seen += [r.outcome.post for r in recs] + [state]
+            for s in [state] + rng.sample(seen, min(3, len(seen))):
+                sort = rng.choice(["Thread", "Process", "Token", "Session", "Socket"])
+                d = s.raw(ALIVE_FIELD[sort])
+                assert s.alive(sort) == [x for x in s.universe[sort] if d.get(x, False)], (seed, i, sort)
+        for s in seen:
+            for sort in ("Thread", "Process", "Token", "Session", "Socket"):
+                d = s.raw(ALIVE_FIELD[sort])
+                assert s.alive(sort) == [x for x in s.universe[sort] if d.get(x, False)]
