@@ -127,6 +127,18 @@ def _bmc_search(prop: Property, rules, scenario: str, depth: int, timeout_ms: in
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "counterexamples"
 
 
+_TRACE_MEMO: dict[tuple[str, bytes], Any] = {}
+
+
+def _load_trace_memo(path: Path, load: Callable[[Path], Any]) -> Any:
+    """``load(path)`` memoized on the file's path and exact bytes (the corpus is read once per process, not once
+    per property; a changed file is read again).  Errors are not memoized."""
+    key = (str(path), Path(path).read_bytes())
+    if key not in _TRACE_MEMO:
+        _TRACE_MEMO[key] = load(path)
+    return _TRACE_MEMO[key]
+
+
 def known_counterexample(prop: Property, rules, profile: str, dirs: list[Path],
                          out_dir: Path | None = None) -> tuple[Any, str] | None:
     """A recorded trace (in the corpus or the output directory) that, replayed
@@ -146,7 +158,7 @@ def known_counterexample(prop: Property, rules, profile: str, dirs: list[Path],
         if d.is_dir():
             for path in sorted(d.glob("*.json")):
                 try:
-                    trace = load_trace(path)
+                    trace = _load_trace_memo(path, load_trace)
                 except (TraceError, OSError, ValueError):
                     continue
                 if trace.mutant or trace.profile not in (profile, "kacs"):

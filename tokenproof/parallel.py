@@ -46,6 +46,30 @@ def order_for_balance(ids: list[str], cost: Callable[[str], float] | None = None
     return sorted(ids, key=lambda p: (-cost(p), p))
 
 
+def estimated_cost(pid: str, catalog: dict[str, Any], n_rules: int, profile: str = "kacs") -> float:
+    """A static guess of a property's cost, for scheduling only (it never affects a verdict).
+
+    Induction asks about one query per (property or lemma, rule); a property
+    expected to stay unknown is then searched by BMC to the full depth, which
+    costs more than the whole induction of most properties (measured:
+    ``benchmarks/prove_catalog.py --settle``).  Workers take the properties
+    longest first, so the long ones do not end up last on one worker.
+    """
+    prop = catalog[pid]
+    group, todo = set(), [pid]
+    while todo:
+        q = todo.pop()
+        if q in group or q not in catalog:
+            continue
+        group.add(q)
+        todo.extend(catalog[q].support)
+    rules = n_rules if getattr(prop, "rules", None) is None else len(prop.rules)
+    cost = float(len(group) * rules)
+    if prop.kind != "access" and prop.expected(profile) == "unknown":
+        cost += 20.0 * n_rules
+    return cost
+
+
 def run_parallel(opts: RunOptions, ids: list[str], on_record: Callable[[Record], None] | None = None,
                  start_method: str = "spawn"):
     """Prove ``ids`` in ``opts.jobs`` worker processes; returns (records sorted by id, CacheStats)."""
@@ -56,7 +80,12 @@ def run_parallel(opts: RunOptions, ids: list[str], on_record: Callable[[Record],
     ctx = mp.get_context(start_method)
     jobs = max(1, min(opts.jobs, len(ids)))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init, initargs=(opts,)) as pool:
-        pending: set[Future] = {pool.submit(_prove, pid) for pid in order_for_balance(ids)}
+        from model.profiles import get_profile
+        from tokenproof.catalog_run import load_catalog
+
+        catalog, n_rules = load_catalog(), len(get_profile(opts.profile))
+        order = order_for_balance(ids, lambda p: estimated_cost(p, catalog, n_rules, opts.profile))
+        pending: set[Future] = {pool.submit(_prove, pid) for pid in order}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -75,4 +104,4 @@ def run_parallel(opts: RunOptions, ids: list[str], on_record: Callable[[Record],
     return records, stats
 
 
-__all__ = ["run_parallel", "order_for_balance"]
+__all__ = ["run_parallel", "order_for_balance", "estimated_cost"]

@@ -7,7 +7,21 @@ For a state property P with support lemmas L (the closure of ``support``):
   ``S(pre) ∧ enabled_r(pre, args) ∧ ¬Q(post_r)`` is unsatisfiable — one query
   per (property, rule), lemmas tracked so the unsat core says which ones the
   proof used;
-* cross-check: one combined query over all rules must agree.
+* cross-check (optional, ``cross_check=True``): one combined query over all
+  rules must agree.  It is a sanity check of the solver, not part of the
+  proof (the proof rests on the per-rule queries, whose disjunction it is),
+  so it is off by default: it timed out on most large properties anyway,
+  and ``tokenproof prove --cross-check cvc5`` re-asks every obligation to a
+  second solver instead.
+
+Speed (issue #3).  Everything a query is built from is built once per
+prover: each rule's symbolic step (``transition``), each lemma's pre-state
+formula, the initial world of the base cases, and the grounding of every
+formula (``smt.GroundCache``: each z3 node is walked once per run, not once
+per query).  A step obligation ``(Q, r, S)`` that is implied by one already
+answered ``unsat`` with unsat core ``K ⊆ S`` is not asked again (more
+lemmas only strengthen the premise), so a lemma shared by many properties
+is proved once per rule.  ``phases`` accumulates where the time went.
 
 The universes are unbounded (uninterpreted sorts), so a proof holds for any
 number of threads, processes, tokens, handles and sessions.  A satisfiable
@@ -32,6 +46,7 @@ from model.state import THREAD
 from model.symbolic import SymState, Universe
 from properties.base import Property, StepInfo
 from tokenproof.encode import Extraction, eval_args, extract, init_formula, named_constants, state_sids
+from tokenproof.smt import GroundCache
 
 
 class ProverBug(RuntimeError):
@@ -107,8 +122,8 @@ class InductionProver:
     """Proves catalog properties by (mutual) induction on an unbounded state."""
 
     def __init__(self, rules: dict[str, Rule], catalog: dict[str, Property], init: ConcreteState,
-                 timeout_ms: int = 10000, profile: str = "kacs", cross_check: bool = True,
-                 cross_check_timeout_ms: int = 3000):
+                 timeout_ms: int = 10000, profile: str = "kacs", cross_check: bool = False,
+                 cross_check_timeout_ms: int = 3000, reuse_cores: bool | None = None):
         self.rules = rules
         self.catalog = catalog
         self.init = init
@@ -127,21 +142,38 @@ class InductionProver:
         self.query_times: list[float] = []
         self.engines: dict[str, int] = {}
         self.framed = 0
+        self.subsumed = 0  # step obligations implied by an earlier unsat one (core ⊆ lemmas)
+        self.phases: dict[str, float] = {}  # seconds per phase: encode, ground.build, ground.check, ...
+        self.ground_cache = GroundCache()
+        self._cores: dict[tuple[str, str], list[frozenset[str]]] = {}
+        self._init_world: tuple[Universe, SymState, list[Any]] | None = None
+        self._shared_next = 0
+        # Reusing cores means an obligation can be discharged without a query of its own; a subclass that
+        # records every query (tokenproof.soundness.RecordingProver, for a second solver) wants each
+        # obligation asked, so reuse is off when ``_solve`` is overridden (unless asked for explicitly).
+        self.reuse_cores = (type(self)._solve is InductionProver._solve) if reuse_cores is None else reuse_cores
+
+    def _phase(self, name: str, seconds: float) -> None:
+        self.phases[name] = self.phases.get(name, 0.0) + seconds
 
     # ------------------------------------------------------------ building blocks
     def transition(self, name: str) -> _RuleTransition:
         if name not in self._transitions:
+            t0 = time.perf_counter()
             rule = self.rules[name]
             actor = None if rule.kernel else self.uni.const("actor", THREAD)
             args = {a.name: self.uni.const(a.name, a.type) for a in rule.args}
             out = rule.apply(self.pre, actor, args)
             writes = frozenset(f for f, fn in out.post.fns.items() if fn is not self.pre.fns[f])
             self._transitions[name] = _RuleTransition(rule, actor, args, out.post, out.enabled, out.errno, writes)
+            self._phase("encode", time.perf_counter() - t0)
         return self._transitions[name]
 
     def holds_pre(self, prop_id: str) -> Any:
         if prop_id not in self._pre_formula:
+            t0 = time.perf_counter()
             self._pre_formula[prop_id] = _as_z3(self.catalog[prop_id].check(self.pre))
+            self._phase("encode", time.perf_counter() - t0)
         return self._pre_formula[prop_id]
 
     def reads(self, prop_id: str) -> frozenset[str]:
@@ -169,19 +201,38 @@ class InductionProver:
     def _solve(self, assertions, tracked=None, validate=None, timeout_ms=None):
         from tokenproof.smt import solve
 
-        ans = solve(assertions, tracked, timeout_ms or self.timeout_ms, validate=validate)
+        # the next query's first ``shared`` assertions are a prefix many queries share (set by the caller; an
+        # attribute rather than a parameter so that subclasses overriding ``_solve`` keep working)
+        shared, self._shared_next = self._shared_next, 0
+        # (a stand-in for ``smt.solve``, e.g. a test's, may not take the cache arguments)
+        extra = dict(cache=self.ground_cache, shared=shared) if getattr(solve, "accepts_cache", False) else {}
+        ans = solve(assertions, tracked, timeout_ms or self.timeout_ms, validate=validate, **extra)
         self.query_times.append(ans.seconds)
         self.engines[ans.engine] = self.engines.get(ans.engine, 0) + 1
+        for k, v in getattr(ans, "phases", {}).items():
+            self._phase(k, v)
         return ans
 
     # ------------------------------------------------------------ obligations
-    def base_case(self, prop_id: str) -> Obligation:
-        if prop_id not in self._base:
+    def initial_world(self) -> tuple[Universe, SymState, list[Any]]:
+        """The initial state as an unbounded symbolic state and its constraints (built once per prover)."""
+        if self._init_world is None:
+            t0 = time.perf_counter()
             uni = Universe("unbounded", sids=state_sids(self.init))
             s0 = uni.fresh_state("init")
             emb = named_constants(self.init, uni)
-            ans = self._solve([*uni.axioms, *init_formula(self.init, s0, emb),
-                               z3.Not(_as_z3(self.catalog[prop_id].check(s0)))])
+            self._init_world = (uni, s0, [*uni.axioms, *init_formula(self.init, s0, emb)])
+            self._phase("encode", time.perf_counter() - t0)
+        return self._init_world
+
+    def base_case(self, prop_id: str) -> Obligation:
+        if prop_id not in self._base:
+            _, s0, init = self.initial_world()
+            t0 = time.perf_counter()
+            bad = z3.Not(_as_z3(self.catalog[prop_id].check(s0)))
+            self._phase("encode", time.perf_counter() - t0)
+            self._shared_next = len(init)  # the initial world: asserted once, in one incremental solver
+            ans = self._solve([*init, bad])
             self._base[prop_id] = Obligation(prop_id, "init", ans.status, ans.seconds, (), ans.reason)
         return self._base[prop_id]
 
@@ -190,6 +241,17 @@ class InductionProver:
         key = (prop_id, rule_name, lemmas)
         if key in self._cache:
             return self._cache[key]
+        if self.reuse_cores:
+            have = set(lemmas)
+            for core in self._cores.get((prop_id, rule_name), ()):
+                if core <= have:
+                    # implied: the same step query with the lemmas ``core ⊆ lemmas`` is unsat, and more
+                    # lemmas only strengthen its premise
+                    self.subsumed += 1
+                    ob = Obligation(prop_id, rule_name, "unsat", 0.0, tuple(sorted(core)), "implied by a proved "
+                                    "obligation with fewer lemmas")
+                    self._cache[key] = ob
+                    return ob
         prop = self.catalog[prop_id]
         tr = self.transition(rule_name)
         if prop.kind == "state" and prop_id in lemmas and not (self.reads(prop_id) & tr.writes):
@@ -198,10 +260,12 @@ class InductionProver:
             ob = Obligation(prop_id, rule_name, "unsat", 0.0, (prop_id,), "frame")
             self._cache[key] = ob
             return ob
+        t0 = time.perf_counter()
         if prop.kind == "state":
             bad = z3.Not(_as_z3(prop.check(tr.post)))
         else:
             bad = z3.Not(_as_z3(prop.check(self.pre, tr.post, StepInfo(rule_name, tr.actor, tr.args, tr.errno))))
+        self._phase("encode", time.perf_counter() - t0)
         tracked = {lid: self.holds_pre(lid) for lid in lemmas}
         found: dict[str, CTI] = {}
 
@@ -211,10 +275,15 @@ class InductionProver:
                 found["cti"] = cti
             return cti is not None
 
+        self._shared_next = len(self.uni.axioms) + 1  # the rule's transition: one incremental solver per rule
         ans = self._solve([*self.uni.axioms, _as_z3(tr.enabled), bad], tracked, validate)
         status, dt, reason, core = ans.status, ans.seconds, ans.reason, tuple(sorted(ans.core))
         if status == "sat":
+            t0 = time.perf_counter()
             self._ctis[key] = found.get("cti") or self._cti(prop_id, rule_name, tr, ans.model)
+            self._phase("cti", time.perf_counter() - t0)
+        elif status == "unsat":
+            self._cores.setdefault((prop_id, rule_name), []).append(frozenset(core))
         ob = Obligation(prop_id, rule_name, status, dt, core, reason)
         self._cache[key] = ob
         return ob

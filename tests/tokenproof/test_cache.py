@@ -71,9 +71,10 @@ def test_warm_run_hits_and_a_changed_rule_reproves_only_its_obligations(tmp_path
                         lambda self, name: original(self, name) + ("!edited" if name == "exec" else ""))
     again = run(opts)
     assert again.cache.properties.misses == 1  # the property's verdict depends on every rule
-    # only the step obligation of the edited rule and the all-rules cross-check are solved again
-    assert again.cache.obligations.misses == 2
-    assert again.cache.obligations.hits == n_obligations - 2
+    # only the step obligation of the edited rule is solved again (the all-rules cross-check query is off by
+    # default: a sanity check of the solver, not part of the proof)
+    assert again.cache.obligations.misses == 1
+    assert again.cache.obligations.hits == n_obligations - 1
     assert again.records[0].comparable() == cold.records[0].comparable()
 
 
