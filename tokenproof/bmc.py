@@ -3,24 +3,32 @@
 The initial world (``SCENARIOS["standard"]`` by default) is embedded into a
 finite symbolic universe: one element per object of the world plus ``extra``
 fresh elements per sort (room for the objects the steps create).  The
-unrolling is
+unrolling is ground: every state is a table of z3 terms, one per field and
+key (``Tables``), with no uninterpreted state function and no defining
+equation:
 
-* ``s_0``: the embedded initial state (one ground equation per key);
-* step ``k`` (``s_k -> s_{k+1}``): a selector ``sel_k`` (an Int in
-  ``0..len(rules)-1``) picks one rule; the actor (a Thread, ignored by kernel
-  rules) and each rule's arguments are fresh z3 constants; ``sel_k == r``
-  implies rule ``r``'s model preconditions (``enabled``); a failing step
-  (errno != 0) is allowed and leaves the state unchanged apart from its
-  ``set_now`` effects, exactly as on the executor;
-* ``s_{k+1}`` is *materialized*: fresh functions with one ground equation per
-  key, ``s_{k+1}.f(x) == If(sel_k == r1, post_r1.f(x), If(..., s_k.f(x)))``
-  over only the rules that can write ``f`` (fields nobody writes share the
-  previous function).
+* ``s_0``: literals (the initial world);
+* step ``k`` (``s_k -> s_{k+1}``): a selector ``sel_k`` (a bit-vector over the
+  rules) picks one rule; the actor (a Thread, ignored by kernel rules) and
+  each rule's arguments are fresh z3 constants; ``sel_k == r`` implies rule
+  ``r``'s model preconditions (``enabled``); a failing step (errno != 0) is
+  allowed and leaves the state unchanged apart from its ``set_now`` effects,
+  exactly as on the executor;
+* ``s_{k+1}.f(x)`` is the term ``If(sel_k == r1, post_r1.f(x), If(...,
+  s_k.f(x)))`` over the rules that can write ``f`` (fields nobody writes share
+  the initial literals), built from ``s_k``'s terms by substitution into a
+  ``Template`` (each rule's Python code runs once per run, not per depth) and
+  only for the fields something reads (field-level cone of influence).
 
-One ``z3.Solver`` is used incrementally: transitions are asserted
+So each query is the negated property over the steps' choices alone (what
+z3's ``solve-eqs`` would otherwise have to recover from defining
+equations), and a model fixes every field at every depth.  One
+``z3.Solver`` is used incrementally: the steps' preconditions are asserted
 permanently, the negated property at depth ``k`` is checked under an
-assumption literal, and depths are tried in increasing order, so the first
-counterexample found is a shortest one.
+assumption literal and, once refuted, asserted as a lemma; depths are tried
+in increasing order, so the first counterexample found is a shortest one.
+``rule_cone`` (``run_bmc(cone=True)``) can also drop the rules outside the
+property's rule-level cone of influence.
 
 Verdicts: ``refuted`` (with a model, turned into a concrete trace by
 ``tokenproof.cex`` and replayed by ``tokenproof.replay``), ``bounded-ok`` (no
@@ -40,12 +48,12 @@ import z3
 from model.concrete import ConcreteState
 from model.rules.registry import RULES, Rule
 
-from model.state import FIELDS, SCHEMA, SORTS, THREAD
+from model.state import FIELDS, SCHEMA, SORTS, THREAD, Type
 from model.step import Outcome
 from model.symbolic import SymState, Universe
 from model.values import is_sym, not_
 from properties.base import Property, StepInfo
-from tokenproof.encode import Embedding, embed_finite, finite_universe
+from tokenproof.encode import Embedding, _lift_value, finite_universe
 
 DEFAULT_EXTRA: dict[str, int] = {"Thread": 2, "Process": 1, "Token": 3, "Handle": 2, "Session": 1, "Socket": 1}
 DEFAULT_DEPTH = 4
@@ -152,6 +160,7 @@ class BMCResult:
     scenario: str = "standard"
     mutant: str | None = None
     profile: str = "kacs"
+    cone: "Cone | None" = None  # the rule-level cone of influence used (None: every rule)
 
     @property
     def refuted(self) -> bool:
@@ -173,92 +182,104 @@ class Template:
     functions, actor, arguments and selector substituted by the depth's own
     (``z3.substitute_funs``, done in C), so the rules' Python code runs once per
     rule set rather than once per depth.  Next-state definitions are built per
-    field, on demand (cone of influence).
+    field, on demand (cone of influence).  ``reads``/``writes`` give each rule's
+    footprint at field level (for the rule-level cone, ``rule_cone``).
     """
 
-    def __init__(self, uni: Universe, rules: dict[str, Rule]):
+    def __init__(self, uni: Universe, rules: dict[str, Rule], base: "Template | None" = None):
         self.uni = uni
         self.rules = rules
         self.names = list(rules)
-        self.pre = uni.fresh_state("T")
-        self.next = uni.fresh_state("T'")
-        self.field_of = {f.name(): name for name, f in self.pre.fns.items()}
-        self.sel = z3.BitVec(f"sel_T_{uni.tag}", sel_width(len(rules)))
-        self.actor = uni.const("actor_T", THREAD)
-        self.args: dict[str, dict[str, Any]] = {}
-        self.outs: dict[str, Outcome] = {}
+        if base is None:
+            self.pre = uni.fresh_state("T")
+            self.decls = dict(self.pre.fns)
+            self.actor = uni.const("actor_T", THREAD)
+            self.args: dict[str, dict[str, Any]] = {}
+            self.outs: dict[str, Outcome] = {}
+            for name, r in rules.items():
+                a = {x.name: uni.const(f"{name}.{x.name}@T", x.type) for x in r.args}
+                self.args[name] = a
+                self.outs[name] = r.apply(self.pre, None if r.kernel else self.actor, a)
+            self._reads: dict[tuple[str, str], set[str]] = {}
+        else:  # a subset of ``base``'s rules, sharing its rule applications
+            self.pre, self.actor, self._reads, self.decls = base.pre, base.actor, base._reads, base.decls
+            self.args = {n: base.args[n] for n in self.names}
+            self.outs = {n: base.outs[n] for n in self.names}
+        self.sel = z3.BitVec(f"sel_T_{uni.tag}_{len(self.names)}", sel_width(len(rules)))
         enabled = [z3.ULE(self.sel, len(self.names) - 1)]  # (ULT against n would wrap when n is a power of two)
-        for i, (name, r) in enumerate(rules.items()):
-            a = {x.name: uni.const(f"{name}.{x.name}@T", x.type) for x in r.args}
-            out = r.apply(self.pre, None if r.kernel else self.actor, a)
-            self.args[name], self.outs[name] = a, out
+        for i, name in enumerate(self.names):
+            out = self.outs[name]
             if out.enabled is not True:
                 enabled.append(z3.Implies(self.sel == i, _as_bool(out.enabled)))
         self.enabled = z3.And(*enabled)
         self.enabled_deps = self.deps([self.enabled])
         self.writers: dict[str, list[tuple[int, Callable[..., Any]]]] = {}
+        self.writes: dict[str, set[str]] = {n: set() for n in self.names}
         for spec in SCHEMA:
             old = self.pre.fns[spec.name]
             w = [(i, self.outs[n].post.fns[spec.name]) for i, n in enumerate(self.names)
                  if self.outs[n].post.fns[spec.name] is not old]
             if w:
                 self.writers[spec.name] = w
-        self._defs: dict[str, tuple[list[z3.BoolRef], set[str]]] = {}
+                for i, _ in w:
+                    self.writes[self.names[i]].add(spec.name)
+        self._defs: dict[str, tuple[list[tuple[tuple[Any, ...], Any]], set[str]]] = {}
+
+    def restrict(self, names: list[str]) -> "Template":
+        """The template of the rules ``names`` only (the same rule applications)."""
+        return Template(self.uni, {n: self.rules[n] for n in names}, base=self)
 
     def deps(self, terms: list[Any]) -> set[str]:
         """The template-state fields the terms read."""
-        out: set[str] = set()
-        seen: set[int] = set()
-        todo = [t for t in terms if is_sym(t)]
-        while todo:
-            e = todo.pop()
-            i = e.get_id()
-            if i in seen:
-                continue
-            seen.add(i)
-            if z3.is_app(e):
-                f = self.field_of.get(e.decl().name())
-                if f is not None:
-                    out.add(f)
-                todo.extend(e.children())
-            elif z3.is_quantifier(e):
-                todo.append(e.body())
-        return out
+        if not hasattr(self, "_field_ids"):
+            self._field_ids = {z3.Z3_get_func_decl_id(f.ctx_ref(), f.ast): n for n, f in self.decls.items()}
+        return _walk(terms, self._field_ids, leaves_only=False)
 
-    def definition(self, name: str) -> tuple[list[z3.BoolRef], set[str]]:
-        """Equations ``next_f(x) == value(x)`` over the template, and the fields they read."""
+    def reads(self, rule: str, what: str) -> set[str]:
+        """Fields rule ``rule`` reads to compute ``what``: ``"enabled"``, ``"errno"`` or a field it writes.
+
+        The fields the z3 term mentions; a written field's post value is taken
+        at a generic (symbolic) key, so the reads of every key are covered (a
+        write's guards are part of its value: it only happens when they pass).
+        """
+        k = (rule, what)
+        if k not in self._reads:
+            out = self.outs[rule]
+            if what in ("enabled", "errno"):
+                terms = [getattr(out, what)]
+            else:
+                spec = FIELDS[what]
+                key = [self.uni.const(f"key_{x}", SORT_TYPES[x]) for x in spec.keys]
+                terms = [self.uni.lift(spec.type, out.post.fns[what](*key))]
+            self._reads[k] = self.deps(terms)
+        return self._reads[k]
+
+    def definition(self, name: str) -> tuple[list[tuple[tuple[Any, ...], Any]], set[str]]:
+        """``(key, value)`` of ``next_f(key)`` for every key, over the template, and the fields they read."""
         if name not in self._defs:
             spec = FIELDS[name]
             uni = self.uni
-            old, nxt = self.pre.fns[name], self.next.fns[name]
-            eqs, values = [], []
+            old = self.pre.fns[name]
+            pairs, values = [], []
             for key in itertools.product(*(uni.elements[x] for x in spec.keys)):
                 value = uni.lift(spec.type, old(*key))
                 for i, f in reversed(self.writers[name]):
                     value = z3.If(self.sel == i, uni.lift(spec.type, f(*key)), value)
                 values.append(value)
-                eqs.append(nxt(*key) == value)
-            self._defs[name] = (eqs, self.deps(values))
+                pairs.append((key, value))
+            self._defs[name] = (pairs, self.deps(values))
         return self._defs[name]
 
-    def substitution(self, pre: SymState, post: SymState, sv: StepVars) -> "Substitution":
-        pairs: list[tuple[Any, Any]] = [(self.sel.decl(), sv.sel), (self.actor.decl(), sv.actor)]
-        for name, a in self.args.items():
-            for n, c in a.items():
-                pairs.append((c.decl(), sv.args[name][n]))
-        for spec in SCHEMA:
-            dom = [self.uni.sorts[k] for k in spec.keys]
-            xs = [z3.Var(i, s) for i, s in enumerate(dom)]
-            pairs.append((self.pre.fns[spec.name], pre.fns[spec.name](*xs)))
-            if spec.name in self.writers:
-                pairs.append((self.next.fns[spec.name], post.fns[spec.name](*xs)))
-        return Substitution(pairs)
+
+SORT_TYPES = {s: Type("obj", sort=s) for s in SORTS}
 
 
 class Substitution:
-    """A ``substitute_funs`` map with its C arrays built once (it is applied many times)."""
+    """Template -> one step, applied many times: ``ground`` maps whole subterms (a state read at
+    a known key -> that key's term), then ``substitute_funs`` maps the remaining function symbols
+    (selector, actor, arguments, and state reads at symbolic keys -> a case split); C arrays built once."""
 
-    def __init__(self, pairs: list[tuple[Any, Any]]):
+    def __init__(self, pairs: list[tuple[Any, Any]], ground: Any = ()):
         self.pairs = pairs
         self.n = len(pairs)
         self._from = (z3.FuncDecl * self.n)()
@@ -266,22 +287,79 @@ class Substitution:
         for i, (f, t) in enumerate(pairs):
             self._from[i] = f.as_func_decl()
             self._to[i] = t.as_ast()
+        self.ground = list(ground)
+        self.m = len(self.ground)
+        self._gfrom = (z3.Ast * self.m)()
+        self._gto = (z3.Ast * self.m)()
+        for i, (f, t) in enumerate(self.ground):
+            self._gfrom[i] = f.as_ast()
+            self._gto[i] = t.as_ast()
 
     def __call__(self, t: Any) -> Any:
         if not is_sym(t):
             return t
-        return z3.z3._to_expr_ref(z3.Z3_substitute_funs(t.ctx.ref(), t.as_ast(), self.n, self._from, self._to), t.ctx)
+        ctx = t.ctx.ref()
+        a = t.as_ast()
+        if self.m:
+            a = z3.Z3_substitute(ctx, a, self.m, self._gfrom, self._gto)
+        return z3.z3._to_expr_ref(z3.Z3_substitute_funs(ctx, a, self.n, self._from, self._to), t.ctx)
+
+
+class Tables:
+    """One state of the unrolling as one z3 term per field and key (a ground encoding).
+
+    ``table(field)[key]`` is a literal at depth 0 (the initial world) and, at
+    a later depth, the simplified term the step's rules give it, built from
+    the previous depth's terms (``Unrolling.field_table``: only the fields
+    something reads are ever built).  ``fns`` reads a key; a symbolic key is
+    a case split over the finite sort's elements.  No uninterpreted function
+    and no defining equation is left: each query is the property over terms
+    of the steps' choices (selector, actor, arguments).
+    """
+
+    def __init__(self, uni: Universe, index: dict[int, int], table: Callable[[str], dict[tuple[int, ...], Any]]):
+        self.uni = uni
+        self.index = index
+        self.table = table
+        self.fns = {spec.name: self._reader(spec) for spec in SCHEMA}
+
+    def _reader(self, spec: Any) -> Callable[..., Any]:
+        uni, index, name = self.uni, self.index, spec.name
+
+        def read(*xs: Any) -> Any:
+            tab = self.table(name)
+
+            def go(prefix: tuple[int, ...], rest: tuple[Any, ...]) -> Any:
+                if not rest:
+                    return tab[prefix]
+                x, more = rest[0], rest[1:]
+                i = index.get(x.get_id()) if z3.is_app(x) and x.num_args() == 0 else None
+                if i is not None:
+                    return go(prefix + (i,), more)
+                elems = uni.elements[spec.keys[len(prefix)]]
+                out = go(prefix + (len(elems) - 1,), more)
+                for j in range(len(elems) - 2, -1, -1):
+                    out = z3.If(x == elems[j], go(prefix + (j,), more), out)
+                return out
+            return go((), xs)
+
+        return read
+
+    def state(self) -> SymState:
+        return SymState(self.uni, self.fns)
 
 
 class Unrolling:
     """States ``s_0..s_k`` and steps ``0..k-1`` over one finite universe and one solver.
 
-    Constraints are asserted lazily by *cone of influence*: a field's defining
-    equations at a depth (``s_{k+1}.f(x) == ...``, or the initial values) are
-    asserted only once a query or an asserted constraint mentions that field at
-    that depth.  Definitions only constrain their own fresh functions, so
-    leaving the rest out changes no answer; it keeps the solver's problem to
-    the fields the property and the steps' preconditions depend on.
+    The states are *terms*: ``s_{k+1}.f(x)`` is step ``k``'s template
+    definition of ``f`` (``If(sel_k == r1, post_r1.f(x), ..., s_k.f(x))``)
+    with ``s_k``'s terms substituted in and simplified, the initial state is
+    literals.  Only the fields a query or a step's preconditions read are
+    built (cone of influence, per field and depth), and no defining equation
+    is asserted, so the solver sees the property over the steps' choices
+    alone (what z3's ``solve-eqs`` would otherwise have to recover), and a
+    model gives every field's value at every depth.
     """
 
     def __init__(self, init: ConcreteState, rules: dict[str, Rule], extra: dict[str, int] | None = None,
@@ -294,27 +372,43 @@ class Unrolling:
         self.rule_names = list(self.rules)
         self.names = names
         self.timeout_ms = int(timeout_ms)
-        self.solver = z3.Solver()
-        self.solver.set("timeout", self.timeout_ms)
+        self.solver = new_solver(self.timeout_ms)
         self.template = Template(self.uni, self.rules)
-        self.decl_key: dict[str, tuple[int, str]] = {}
-        self.owner: list[dict[str, int]] = []  # per depth: field -> depth whose function it uses
-        self.asserted: set[tuple[int, str]] = set()
-        self._subst: list[list[tuple[Any, Any]]] = []
-        s0, eqs = embed_finite(self.init, self.emb, "s0")
-        self.init_defs: dict[str, list[z3.BoolRef]] = {}
-        i = 0
-        for spec in SCHEMA:
-            n = 1
-            for x in spec.keys:
-                n *= len(self.uni.elements[x])
-            self.init_defs[spec.name] = eqs[i:i + n]
-            self.decl_key[s0.fns[spec.name].name()] = (0, spec.name)
-            i += n
-        assert i == len(eqs)
-        self.owner.append({spec.name: 0 for spec in SCHEMA})
-        self.states: list[SymState] = [s0]
+        self.index: dict[int, int] = {}
+        for s in SORTS:
+            for i, e in enumerate(self.uni.elements[s]):
+                self.index[e.get_id()] = i
+        self._init = self._initial_tables()
+        self._tabs: list[dict[str, dict[tuple[int, ...], Any]]] = [self._init]
+        self._substs: dict[tuple[int, frozenset[str]], Substitution] = {}
+        self._term_deps: dict[int, set[str]] = {}
+        self._chosen: dict[int, str] = {}  # step -> the rule a found counterexample takes (see ``complete``)
+        self.tables: list[Tables] = [Tables(self.uni, self.index, self._init.__getitem__)]
+        self.states: list[SymState] = [self.tables[0].state()]
         self.steps: list[StepVars] = []
+
+    def _keys(self, spec: Any) -> list[tuple[int, ...]]:
+        return list(itertools.product(*(range(len(self.uni.elements[x])) for x in spec.keys)))
+
+    def _initial_tables(self) -> dict[str, dict[tuple[int, ...], Any]]:
+        """The initial world as literals (what ``embed_finite`` equates the initial functions to)."""
+        emb, c = self.emb, self.init
+        table: dict[str, dict[tuple[int, ...], Any]] = {}
+        for spec in SCHEMA:
+            view = c.view(spec.name)
+            ids = [list(emb.to_elem[k]) for k in spec.keys]
+            tab = {}
+            for key in self._keys(spec):
+                tab[key] = _lift_value(emb, spec.type, view(*[ids[n][i] for n, i in enumerate(key)]))
+            table[spec.name] = tab
+        return table
+
+    def restrict(self, names: list[str]) -> None:
+        """Encode only the rules ``names`` (before the first ``extend``)."""
+        assert not self.steps, "restrict before unrolling"
+        self.template = self.template.restrict(names)
+        self.rules = {n: self.rules[n] for n in names}
+        self.rule_names = list(names)
 
     @property
     def depth(self) -> int:
@@ -323,134 +417,217 @@ class Unrolling:
     def sel_is(self, k: int, name: str) -> z3.BoolRef:
         return self.steps[k].sel == self.rule_names.index(name)
 
-    # ------------------------------------------------------------ cone of influence
-    def _deps(self, terms: list[Any]) -> set[tuple[int, str]]:
-        out: set[tuple[int, str]] = set()
-        seen: set[int] = set()
-        todo = [t for t in terms if is_sym(t)]
-        key_of = self.decl_key
-        while todo:
-            e = todo.pop()
-            i = e.get_id()
-            if i in seen:
-                continue
-            seen.add(i)
-            if z3.is_app(e):
-                k = key_of.get(e.decl().name())
-                if k is not None:
-                    out.add(k)
-                todo.extend(e.children())
-            elif z3.is_quantifier(e):
-                todo.append(e.body())
-        return out
+    # ------------------------------------------------------------ lazy states
+    def field_table(self, d: int, name: str) -> dict[tuple[int, ...], Any]:
+        """The terms of field ``name`` at depth ``d`` (built on first use)."""
+        tabs = self._tabs[d]
+        if name not in tabs:
+            if name not in self.template.writers:
+                tabs[name] = self._init[name]
+            elif d - 1 in self._chosen:  # a found counterexample: only the rule its step took
+                rule = self._chosen[d - 1]
+                if name not in self.template.writes[rule]:
+                    tabs[name] = self.field_table(d - 1, name)
+                else:
+                    spec, uni = FIELDS[name], self.uni
+                    post = self.template.outs[rule].post.fns[name]
+                    keys = self._keys(spec)
+                    vals = [uni.lift(spec.type, post(*[uni.elements[x][i] for x, i in zip(spec.keys, key)]))
+                            for key in keys]
+                    sub = self.substitution(d - 1, self.template.deps(vals))
+                    tabs[name] = {key: sub(v) for key, v in zip(keys, vals)}
+            else:
+                pairs, deps = self.template.definition(name)
+                sub = self.substitution(d - 1, deps)
+                tabs[name] = {key: sub(v) for key, (_, v) in zip(self._keys(FIELDS[name]), pairs)}
+        return tabs[name]
 
-    def _deps_of(self, key: tuple[int, str]) -> set[tuple[int, str]]:
-        d, name = key
-        if d == 0:
-            return set()
-        _, deps = self.template.definition(name)
-        return {(self.owner[d - 1][f], f) for f in deps}
+    def substitution(self, k: int, fields: set[str]) -> Substitution:
+        """Template -> step ``k``: its selector, actor, arguments and ``s_k``'s terms for ``fields``."""
+        key = (k, frozenset(fields))
+        if key not in self._substs:
+            tpl, sv = self.template, self.steps[k]
+            pairs: list[tuple[Any, Any]] = [(tpl.sel.decl(), sv.sel), (tpl.actor.decl(), sv.actor)]
+            for name, a in tpl.args.items():
+                for n, c in a.items():
+                    pairs.append((c.decl(), sv.args[name][n]))
+            pre = self.tables[k]
+            ground: list[tuple[Any, Any]] = []
+            for f in sorted(fields):
+                spec = FIELDS[f]
+                xs = [z3.Var(i, self.uni.sorts[s]) for i, s in enumerate(spec.keys)]
+                pairs.append((tpl.decls[f], pre.fns[f](*xs)))
+                if spec.keys:
+                    tab, decl, el = self.field_table(k, f), tpl.decls[f], self.uni.elements
+                    for kk, term in tab.items():
+                        ground.append((decl(*[el[x][i] for x, i in zip(spec.keys, kk)]), term))
+            self._substs[key] = Substitution(pairs, ground)
+        return self._substs[key]
 
-    def require(self, keys: set[tuple[int, str]]) -> None:
-        """Assert the definitions of the fields ``keys`` (depth, field) and of everything they read."""
-        todo = [k for k in keys if k not in self.asserted]
-        new: list[tuple[int, str]] = []
-        while todo:
-            key = todo.pop()
-            if key in self.asserted:
-                continue
-            self.asserted.add(key)
-            new.append(key)
-            todo.extend(k for k in self._deps_of(key) if k not in self.asserted)
-        by_depth: dict[int, list[str]] = {}
-        for d, name in new:
-            by_depth.setdefault(d, []).append(name)
-        for d, names in sorted(by_depth.items()):
-            if d == 0:
-                for name in names:
-                    self.solver.add(*self.init_defs[name])
-                continue
-            eqs = [e for name in sorted(names) for e in self.template.definition(name)[0]]
-            self.solver.add(self._subst[d - 1](z3.And(*eqs)))
+    def at_step(self, k: int, term: Any) -> Any:
+        """A template term (over the template pre-state and step) at step ``k``."""
+        if not is_sym(term):
+            return term
+        i = term.get_id()
+        if i not in self._term_deps:
+            self._term_deps[i] = self.template.deps([term])
+        return self.substitution(k, self._term_deps[i])(term)
 
     def add(self, *constraints: Any) -> None:
-        """Assert constraints over the unrolling's states (with the definitions they need)."""
-        cs = [_as_bool(c) for c in constraints]
-        self.solver.add(*cs)
-        self.require(self._deps(cs))
+        """Assert constraints over the unrolling's states."""
+        self.solver.add(*[_as_bool(c) for c in constraints])
 
     # ------------------------------------------------------------ unrolling
     def extend(self) -> None:
         """Add the transition ``s_k -> s_{k+1}`` (permanently)."""
         k = len(self.steps)
-        pre = self.states[k]
         uni, tpl = self.uni, self.template
-        sv = StepVars(k, z3.BitVec(f"sel_{k}_{uni.tag}", self.template.sel.size()), uni.const(f"actor{k}", THREAD),
+        sv = StepVars(k, z3.BitVec(f"sel_{k}_{uni.tag}", tpl.sel.size()), uni.const(f"actor{k}", THREAD),
                       {name: {x.name: uni.const(f"{name}.{x.name}@{k}", x.type) for x in r.args}
                        for name, r in self.rules.items()})
-        fresh = uni.fresh_state(f"s{k + 1}")
-        fns = dict(pre.fns)
-        owner = dict(self.owner[k])
-        for name in tpl.writers:
-            fns[name] = fresh.fns[name]
-            owner[name] = k + 1
-            self.decl_key[fresh.fns[name].name()] = (k + 1, name)
-        subst = tpl.substitution(pre, fresh, sv)
-        self._subst.append(subst)
-        self.states.append(SymState(uni, fns))
-        self.owner.append(owner)
         self.steps.append(sv)
-        self.solver.add(subst(tpl.enabled))
-        self.require({(self.owner[k][f], f) for f in tpl.enabled_deps})
+        d = k + 1
+        self._tabs.append({})
+        self.tables.append(Tables(uni, self.index, lambda name, d=d: self.field_table(d, name)))
+        self.states.append(self.tables[d].state())
+        self.solver.add(self.substitution(k, tpl.enabled_deps)(tpl.enabled))
 
     def step_term(self, k: int, name: str, what: str) -> Any:
         """Rule ``name``'s ``enabled`` or ``errno`` at step ``k`` (a term over ``s_k``)."""
-        v = getattr(self.template.outs[name], what)
-        return self._subst[k](v)
+        return self.at_step(k, getattr(self.template.outs[name], what))
 
     def complete(self, model: z3.ModelRef, k: int, violated: Any, query: Any = None) -> z3.ModelRef | None:
-        """A model of the *whole* unrolling up to depth ``k`` that takes the same steps.
+        """A model of the whole unrolling up to depth ``k``: ``model`` itself (every state is a term
+        over the steps' choices, so the model determines every field at every depth).
 
-        The cone-of-influence query leaves fields outside the cone unconstrained;
-        a counterexample needs every field's real value (replay compares them
-        all).  A separate solver gets every field's definition for the steps
-        found (rule, actor, arguments and query pinned: a nearly ground
-        problem) and the violation.  ``None`` if it cannot decide (unknown);
-        unsat would mean the cone left out a constraint (a tokenproof bug).
+        From here on, fields not built yet are built from the rule each step
+        took in ``model`` only (the same terms the full definition reduces to
+        when the selector has the model's value), which is much cheaper than
+        every rule's definition of every field.  (Called once, on a
+        refutation; the unrolling answers no further queries after it.)
         """
-        s = z3.Solver()
-        s.set("timeout", self.timeout_ms)
-        for eqs in self.init_defs.values():
-            s.add(*eqs)
-        tpl = self.template
         for j in range(k):
-            st = self.steps[j]
-            sel = model.eval(st.sel, model_completion=True)
-            name = self.rule_names[sel.as_long()]
-            s.add(st.sel == sel)
-            if not self.rules[name].kernel:
-                s.add(st.actor == model.eval(st.actor, model_completion=True))
-            for a in st.args[name].values():
-                s.add(a == model.eval(a, model_completion=True))
-            out = tpl.outs[name]
-            s.add(_as_bool(self.step_term(j, name, "enabled")))
-            eqs = []
-            for fname in tpl.writers:
-                spec = FIELDS[fname]
-                new, post = tpl.next.fns[fname], out.post.fns[fname]
-                for key in itertools.product(*(self.uni.elements[x] for x in spec.keys)):
-                    eqs.append(new(*key) == self.uni.lift(spec.type, post(*key)))
-            s.add(self._subst[j](z3.And(*eqs)))
-        for c in _query_consts(query):
-            s.add(c == model.eval(c, model_completion=True))
-        s.add(_as_bool(violated))
-        answer = s.check()
-        if answer == z3.sat:
-            return s.model()
-        if answer == z3.unsat:
-            raise AssertionError("tokenproof bug: the cone-of-influence counterexample does not extend to "
-                                 "the whole state (a definition outside the cone constrains the steps)")
-        return None
+            self._chosen[j] = self.rule_names[model.eval(self.steps[j].sel, model_completion=True).as_long()]
+        return model
+
+
+def new_solver(timeout_ms: int) -> z3.Solver:
+    """z3's finite-domain solver (bit-blasting, incremental SAT) with a timeout."""
+    s = z3.Solver()
+    s.set("timeout", int(timeout_ms))
+    return s
+
+
+@dataclass
+class Cone:
+    """The rule-level cone of influence of one property (see ``rule_cone``)."""
+
+    fields: set[str]  # the cone: fields the violation depends on, closed under the kept rules' reads
+    rules: list[str]  # rules that write a field of the cone (any step)
+    last: list[str]  # rules the violating step may take (transition properties), else ``rules``
+    dropped: list[str]  # rules that can only stutter for this property
+
+    @property
+    def encoded(self) -> list[str]:
+        return [n for n in self.order if n in self.rules or n in self.last]
+
+    order: list[str] = field(default_factory=list)
+
+
+def rule_cone(prop: Property, tpl: Template, query: Any = None) -> Cone:
+    """Which rules can matter for ``prop``: the rule-level cone of influence.
+
+    Start from the fields ``C`` the violation reads (a state or access
+    property: its check on the template state; a transition property: its
+    check on every rule the violating step may take, with that rule's
+    ``enabled``, over the pre-state).  Close ``C`` under "a rule that writes a
+    field of ``C`` reads these fields to be enabled and to compute its
+    ``C``-writes" (guards included: a write only happens when every guard
+    passes, so the guards' reads are in the written value).  Every other rule
+    writes no field of ``C``.
+
+    Soundness: a step by a rule outside the cone leaves the projection of the
+    state on ``C`` unchanged, and whether a cone rule is enabled and what it
+    writes to ``C`` depends only on that projection.  Deleting every non-cone
+    step from a trace therefore gives a trace (a valid execution: the kept
+    steps are still enabled with the same arguments) whose states agree with
+    the original on ``C`` after every kept step, so it violates the property
+    at the same point; and it is no longer.  Hence "violated within depth d"
+    is the same with and without the non-cone rules, and the first depth
+    found by iterative deepening is still the shortest.  For a transition
+    property only the steps *before* the violating one are restricted to the
+    cone (the violating step may be any rule the property constrains).  When
+    the cone is every field, every rule is kept and nothing changes.
+    """
+    names = tpl.names
+    fields: set[str] = set()
+    if prop.kind in ("state", "access"):
+        fields |= tpl.deps([prop.check(tpl.pre) if prop.kind == "state" else prop.check(tpl.pre, query)])
+        last = None
+    elif prop.kind == "transition":
+        last = [n for n in names if prop.rules is None or n in prop.rules]
+        for n in last:
+            r, out = tpl.rules[n], tpl.outs[n]
+            info = StepInfo(n, None if r.kernel else tpl.actor, tpl.args[n], out.errno)
+            fields |= tpl.deps([prop.check(tpl.pre, out.post, info), out.enabled])
+    else:
+        raise ValueError(f"{prop.id}: unknown property kind {prop.kind!r}")
+    kept: set[str] = set()
+    done: set[tuple[str, str]] = set()
+    changed = True
+    while changed:
+        changed = False
+        for n in names:
+            hit = tpl.writes[n] & fields
+            if not hit:
+                continue
+            kept.add(n)
+            for what in ["enabled", *sorted(hit)]:
+                if (n, what) in done:
+                    continue
+                done.add((n, what))
+                more = tpl.reads(n, what) - fields
+                if more:
+                    fields |= more
+                    changed = True
+    rules = [n for n in names if n in kept]
+    last = rules if last is None else last
+    dropped = [n for n in names if n not in kept and n not in last]
+    return Cone(fields, rules, last, dropped, order=list(names))
+
+
+def _walk(terms: list[Any], key_of: dict[int, Any], leaves_only: bool) -> set[Any]:
+    """``key_of[d]`` for every function declaration ``d`` applied in the terms (a DAG walk on z3's C API;
+    ``leaves_only``: only constants are looked up)."""
+    out: set[Any] = set()
+    roots = [t for t in terms if is_sym(t)]
+    if not roots:
+        return out
+    ctx = roots[0].ctx_ref()
+    get_id, get_kind = z3.Z3_get_ast_id, z3.Z3_get_ast_kind
+    get_decl, nargs, get_arg = z3.Z3_get_app_decl, z3.Z3_get_app_num_args, z3.Z3_get_app_arg
+    decl_id, body = z3.Z3_get_func_decl_id, z3.Z3_get_quantifier_body
+    app, quant = z3.Z3_APP_AST, z3.Z3_QUANTIFIER_AST
+    seen: set[int] = set()
+    todo = [t.as_ast() for t in roots]
+    while todo:
+        a = todo.pop()
+        i = get_id(ctx, a)
+        if i in seen:
+            continue
+        seen.add(i)
+        kind = get_kind(ctx, a)
+        if kind == app:
+            n = nargs(ctx, a)
+            if n == 0 or not leaves_only:
+                k = key_of.get(decl_id(ctx, get_decl(ctx, a)))
+                if k is not None:
+                    out.add(k)
+            for j in range(n):
+                todo.append(get_arg(ctx, a, j))
+        elif kind == quant:
+            todo.append(body(ctx, a))
+    return out
 
 
 def sel_width(n: int) -> int:
@@ -512,12 +689,17 @@ def violation(prop: Property, unr: Unrolling, k: int, query: Any = None) -> Any:
 def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "standard",
             extra: dict[str, int] | None = None, timeout_ms: int = DEFAULT_TIMEOUT_MS,
             rules: dict[str, Rule] | None = None, mutant: str | None = None, profile: str = "kacs",
-            extra_sids: int = 2, world: Any = None) -> BMCResult:
+            extra_sids: int = 2, world: Any = None, cone: bool = False) -> BMCResult:
     """Check ``prop`` on every execution of at most ``depth`` steps from ``scenario``.
 
     ``rules`` is the rule set (default: the KACS rules; pass ``mutant.rules()``
     to check a mutant).  ``extra`` sizes the universe (fresh elements per sort
     beyond the world's objects).  ``timeout_ms`` bounds each solver query.
+    ``cone`` encodes only the property's rule-level cone of influence
+    (``rule_cone``: same verdicts and depths, fewer rules per step).  Off by
+    default: on the KACS rules every catalog property's cone keeps 33-35 of
+    the 36 rules, and computing it (about 1 s of CPU) costs more than the
+    dropped rules save.
     """
     from model.scenarios import SCENARIOS
 
@@ -536,6 +718,14 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
         query = access_query(unr.states[0], unr.uni)
     res = BMCResult(prop, BOUNDED_OK, -1, depth, 0.0, unrolling=unr, query=query, scenario=scenario,
                     mutant=mutant, profile=profile)
+    prefix: list[int] | None = None  # selector values allowed before the violating step
+    if cone:
+        res.cone = c = rule_cone(prop, unr.template, query)
+        enc = c.encoded
+        if enc and len(enc) < len(unr.rule_names):
+            unr.restrict(enc)
+        if set(c.rules) != set(unr.rule_names):
+            prefix = [i for i, n in enumerate(unr.rule_names) if n in c.rules]
     for k in range(depth + 1):
         if k > 0:
             unr.extend()
@@ -562,10 +752,13 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
         # no violation at depth k on any path: P(s_k) is implied by the unrolling, and
         # asserting it helps the deeper queries (a k-induction-style strengthening)
         unr.solver.add(z3.Not(lit), z3.Not(_as_bool(bad)))
+        if prefix is not None and k > 0:  # step k-1 is now a step before any violating one
+            sel = unr.steps[k - 1].sel
+            unr.solver.add(z3.Or(*[sel == i for i in prefix]) if prefix else z3.BoolVal(False))
         res.depth = k
     res.seconds = time.perf_counter() - t0
     return res
 
 
-__all__ = ["run_bmc", "BMCResult", "Unrolling", "StepVars", "parse_universe", "extend_universe",
+__all__ = ["run_bmc", "rule_cone", "Cone", "BMCResult", "Unrolling", "StepVars", "parse_universe", "extend_universe",
            "DEFAULT_EXTRA", "DEFAULT_DEPTH", "DEFAULT_TIMEOUT_MS", "REFUTED", "BOUNDED_OK", "UNKNOWN", "Embedding"]

@@ -157,3 +157,67 @@ def test_rule_sets_whose_size_is_a_power_of_two_keep_every_trace():
     rules = {n: RULES[n] for n in ("kacs_open_self_token", "ioctl_adjust_privs")}
     res = run_bmc(prop, depth=2, rules=rules, timeout_ms=60000)
     assert res.verdict == "refuted" and res.depth == 2
+
+
+# ------------------------------------------------------------------ rule-level cone, ground states
+def test_rule_cone_keeps_every_writer_of_the_cone_and_changes_no_answer():
+    """The cone is closed (every kept rule's reads for its enabledness and its
+    cone writes are in the cone), dropped rules write no cone field, and BMC
+    with the cone finds the same shortest counterexample as without it."""
+    from model.scenarios import SCENARIOS
+    from model.rules.registry import RULES
+    from tokenproof.bmc import Unrolling, rule_cone
+
+    m = load_seeded()["fork-shares-token"]
+    rules = m.rules()
+    unr = Unrolling(SCENARIOS["standard"]().state, rules, DEFAULT_EXTRA, 2, TIMEOUT)
+    tpl = unr.template
+    cone = rule_cone(LIVE, tpl)
+    assert {"thread_alive", "thread_real", "token_alive"} <= cone.fields
+    assert "fork" in cone.rules
+    for name in cone.dropped:
+        assert not (tpl.writes[name] & cone.fields), name
+    for name in cone.rules:
+        assert tpl.reads(name, "enabled") <= cone.fields
+        for f in tpl.writes[name] & cone.fields:
+            assert tpl.reads(name, f) <= cone.fields, (name, f)
+    assert len(cone.rules) < len(RULES)  # something is dropped on this property
+    with_cone = run_bmc(LIVE, depth=2, rules=rules, mutant=m.name, timeout_ms=TIMEOUT, cone=True)
+    assert with_cone.cone is not None and len(with_cone.unrolling.rule_names) == len(cone.encoded)
+    assert with_cone.verdict == REFUTED and with_cone.depth == 1
+    replay(with_cone.counterexample())
+    ok = run_bmc(LIVE, depth=1, timeout_ms=TIMEOUT, cone=True)
+    assert ok.verdict == BOUNDED_OK
+
+
+def test_transition_cone_restricts_only_the_steps_before_the_violation():
+    m = load_seeded()["close-ignores-ebadf"]
+    res = run_bmc(CLOSE_EBADF, depth=2, rules=m.rules(), mutant=m.name, timeout_ms=TIMEOUT, cone=True)
+    assert res.cone.last == ["close_handle"]
+    assert res.verdict == REFUTED and res.depth == 1
+    assert res.counterexample().steps[0].rule == "close_handle"
+
+
+def test_states_are_ground_terms_over_the_step_choices():
+    """No uninterpreted state function reaches the solver: depth 0 is literals,
+    later depths are terms over the selector, actor and arguments; a model
+    therefore fixes every field (the counterexample's states all replay)."""
+    import z3
+
+    m = load_seeded()["fork-shares-token"]
+    res = run_bmc(LIVE, depth=1, rules=m.rules(), mutant=m.name, timeout_ms=TIMEOUT)
+    unr = res.unrolling
+    assert all(z3.is_true(v) or z3.is_false(v) for v in unr.field_table(0, "thread_alive").values())
+    for a in unr.solver.assertions():
+        todo, seen = [a], set()
+        while todo:
+            e = todo.pop()
+            if e.get_id() in seen:
+                continue
+            seen.add(e.get_id())
+            if z3.is_app(e) and e.num_args() > 0:
+                assert e.decl().kind() != z3.Z3_OP_UNINTERPRETED, e.decl()
+                todo.extend(e.children())
+    cex = res.counterexample()
+    replay(cex)
+    assert cex.replayed and len(cex.states) == 2
