@@ -365,24 +365,24 @@ def evaluate_dacl(s: State, sd: SD, matches: Callable[[Any, bool], Any], owner_i
     * NULL DACL (AC-10): every undecided bit of MapGenericBits(GENERIC_ALL) is granted and decided.
     * Owner implicit rights (AC-14..16): READ_CONTROL | WRITE_DAC for the owner
       before the walk, unless a present non-inherit-only ACE names OWNER RIGHTS
-      (pre-scan) or ``skip_owner_implicit`` (the confinement pass).
-    * The walk (AC-01..03, AC-08, AC-09, AC-17): inherit-only ACEs are skipped;
-      each ACE's mask is mapped on a local copy; a matching allow ACE grants its
-      undecided bits, a matching deny ACE decides them ungranted.  S-1-3-4
-      matches the owner and S-1-5-10 the principal-self (virtual groups).
+      (pre-scan ``owner_rights_present``) or ``skip_owner_implicit`` (the
+      confinement pass).
+    * The walk (AC-01..03, AC-08, AC-09, AC-17) is ``fold_aces`` of
+      ``ace_step``: inherit-only ACEs are skipped; each ACE's mask is mapped on
+      a local copy; a matching allow ACE grants its undecided bits, a matching
+      deny ACE decides them ungranted.  S-1-3-4 matches the owner and S-1-5-10
+      the principal-self (virtual groups).
     * No short-circuit (AC-12 permits one, AC-13 forbids it for MAXIMUM_ALLOWED;
       the walk always runs to the end, so ``max_mode`` changes nothing here).
 
     ``first_writer_wins`` and ``owner_implicit_first`` exist for mutants only.
     """
-    owner_rights = s.sid(D.SID_OWNER_RIGHTS)
-    principal_self = s.sid(D.SID_PRINCIPAL_SELF)
     en = enriched or Enriched(owner_is_member)
     valid = mapping.all
     null_bits = clear(valid, decided)
     null_granted, null_decided = granted | null_bits, decided | valid
 
-    suppressed = any_(and_(a.present, not_(a.inherit_only), eq(a.sid, owner_rights)) for a in sd.aces)
+    suppressed = owner_rights_present(s, sd)
     implicit = and_(owner_is_member, not_(suppressed))
     implicit_bits = D.READ_CONTROL | D.WRITE_DAC
 
@@ -394,23 +394,64 @@ def evaluate_dacl(s: State, sd: SD, matches: Callable[[Any, bool], Any], owner_i
 
     if not skip_owner_implicit and owner_implicit_first:
         decided, granted = owner_implicit(decided, granted)
-    for i, a in enumerate(sd.aces):
-        virtual = or_(and_(eq(a.sid, owner_rights), en.owner),
-                      and_(eq(a.sid, principal_self), ite(a.allow, en.self_allow, or_(en.self_allow, en.self_deny))))
-        sid_hit = or_(matches(a.sid, a.allow), virtual)
-        active = and_(a.present, not_(a.inherit_only), sid_hit)
-        mapped = clear(map_generic(a.mask, mapping), IGNORED_ACE_BITS)
-        bits = ite(first_writer_wins, clear(mapped, decided), mapped)
-        before_d, before_g = decided, granted
-        granted = ite(active, ite(a.allow, granted | bits, clear(granted, bits)), granted)
-        decided = ite(active, decided | bits, decided)
-        _emit(tracer, "ace", pass_name=pass_name, index=i, ace=a, active=active, decided_before=before_d,
-              granted_before=before_g, decided=decided, granted=granted)
+
+    def step(decided: Any, granted: Any, i: int, a: ACE) -> tuple[Any, Any]:
+        new_d, new_g, active = ace_step(s, a, matches, en, mapping, decided, granted, first_writer_wins)
+        _emit(tracer, "ace", pass_name=pass_name, index=i, ace=a, active=active, decided_before=decided,
+              granted_before=granted, decided=new_d, granted=new_g)
+        return new_d, new_g
+
+    decided, granted = fold_aces(step, decided, granted, sd.aces)
     if not skip_owner_implicit and not owner_implicit_first:
         decided, granted = owner_implicit(decided, granted)
     _emit(tracer, "null_dacl", pass_name=pass_name, null=not_(sd.dacl_present),
           bits=ite(sd.dacl_present, D.mask(0), null_bits))
     return ite(sd.dacl_present, decided, null_decided), ite(sd.dacl_present, granted, null_granted)
+
+
+def owner_rights_present(s: State, sd: SD) -> Any:
+    """The pre-scan of EvaluateDACL (§10.2, AC-16): a present, non-inherit-only
+    ACE names OWNER RIGHTS (S-1-3-4), which suppresses owner implicit rights."""
+    owner_rights = s.sid(D.SID_OWNER_RIGHTS)
+    return any_(and_(a.present, not_(a.inherit_only), eq(a.sid, owner_rights)) for a in sd.aces)
+
+
+def ace_step(s: State, a: ACE, matches: Callable[[Any, Any], Any], en: Enriched, mapping: D.GenericMapping,
+             decided: Any, granted: Any, first_writer_wins: Any = True) -> tuple[Any, Any, Any]:
+    """One step of the DACL walk (§10.2, AC-01..03, AC-08, AC-09, AC-17): the
+    (decided, granted) masks after ACE ``a``, and whether ``a`` was active.
+
+    An inherit-only or absent ACE is skipped; the mask is mapped on a local
+    copy (reserved bits and MAXIMUM_ALLOWED ignored, §3.3); S-1-3-4 matches the
+    owner and S-1-5-10 the principal-self (virtual groups, ``en``); a matching
+    allow ACE grants its undecided bits, a matching deny ACE decides them
+    ungranted.  Every bit of the result depends only on the same bit of
+    ``decided``/``granted`` (the walk is bitwise), which the per-bit
+    compositional proofs of tokenproof/relational.py rely on."""
+    owner_rights = s.sid(D.SID_OWNER_RIGHTS)
+    principal_self = s.sid(D.SID_PRINCIPAL_SELF)
+    virtual = or_(and_(eq(a.sid, owner_rights), en.owner),
+                  and_(eq(a.sid, principal_self), ite(a.allow, en.self_allow, or_(en.self_allow, en.self_deny))))
+    sid_hit = or_(matches(a.sid, a.allow), virtual)
+    active = and_(a.present, not_(a.inherit_only), sid_hit)
+    mapped = clear(map_generic(a.mask, mapping), IGNORED_ACE_BITS)
+    bits = ite(first_writer_wins, clear(mapped, decided), mapped)
+    new_g = ite(active, ite(a.allow, granted | bits, clear(granted, bits)), granted)
+    new_d = ite(active, decided | bits, decided)
+    return new_d, new_g, active
+
+
+def fold_aces(step: Callable[[Any, Any, int, ACE], tuple[Any, Any]], decided: Any, granted: Any,
+              aces: list[ACE]) -> tuple[Any, Any]:
+    """The DACL walk is a left fold of ``step`` over the ACEs, in order.
+
+    Kept as its own function so that the compositional proofs
+    (tokenproof/relational.py, ``walk_induction``) can replace this fold, and
+    only this fold, by an abstract one: a proof about ``step`` for one
+    arbitrary ACE then covers every DACL of any length."""
+    for i, a in enumerate(aces):
+        decided, granted = step(decided, granted, i, a)
+    return decided, granted
 
 
 # ------------------------------------------------------------------ steps 10-12

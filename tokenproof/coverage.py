@@ -6,7 +6,9 @@ Sources:
   the spec references are the bracketed prefix of ``description``, e.g.
   ``"[§4.5, ADJ-04] ..."`` (the trace format rejects unknown keys, so there is
   no separate ``spec`` field);
-* properties (``@prop(sections=..., clauses=...)``);
+* properties (``@prop(sections=..., clauses=...)``) and the AccessCheck
+  relations (``@relprop(...)`` in properties/access_relations.py, proved by
+  ``tokenproof access-proofs``), both counted as "properties";
 * rules (``@rule(sections=..., clauses=...)``).
 
 The requirement catalog is ``spec/clauses.md`` (rows ``| ID | Section |
@@ -154,7 +156,9 @@ def coverage(scenario_dir: Path | None = None, clauses_file: Path | None = None)
             add(secs, x, "scenarios", s.name)
         for c in s.clauses:
             add(ids, c, "scenarios", s.name)
-    for p in load_catalog().values():
+    from properties.access_relations import RELATIONAL
+
+    for p in [*load_catalog().values(), *RELATIONAL.values()]:
         for x in p.sections:
             add(secs, x, "properties", p.id)
         for c in p.clauses:

@@ -1,20 +1,36 @@
-"""Relational proofs over every DACL of up to N ACEs (§10, issue 5).
+"""Relational proofs over every DACL of up to N ACEs (§10, issue 5): the machinery.
 
-Each property relates one or more AccessCheck results.  It is written once,
-in the value layer, against a *context* (``SymCtx`` or ``ConcreteCtx``):
+The properties themselves are data in properties/access_relations.py (kind
+``access relation``: id, statement, sections, clauses, expected verdict per
+profile, mutants, and one ``build(ctx, m)`` check in the value layer).  Each
+relates one or more AccessCheck results and is written against a *context*:
 
-* ``SymCtx``: a fresh unbounded ``model.symbolic.Universe``; tokens are
-  constants of the Token sort whose fields are read from a fresh symbolic
-  state; the SD has N symbolic ACEs (present, allow, inherit_only, sid,
-  mask) over the uninterpreted SID sort and two symbolic mandatory labels;
-  the desired mask, the intent and the PRINCIPAL_SELF SID are symbolic.  So a
-  proof covers every token and every SD with at most N ACEs.
+* ``SymCtx``: tokens are named views over a ``LiteState`` (every field of
+  every token a fresh z3 constant); SIDs are bit-vectors wide enough to give
+  every SID term of the query its own value, which is equivalent to an
+  unbounded SID universe since AccessCheck compares SIDs by equality only;
+  the SD has N symbolic ACEs (present, allow, inherit_only, sid, mask) and
+  two symbolic mandatory labels; the desired mask, the intent and the
+  PRINCIPAL_SELF SID are symbolic.
 * ``ConcreteCtx``: the same names bound to the concrete values of a z3 model;
   every counterexample is replayed through it (the same property text, the
   same ``access_check``) before it is reported.
 
-Proofs are split per access bit: a property says something about bit ``m``
-(a one-bit mask) of the result; whole-mask queries are much slower at N = 64.
+Proofs are split per access bit ``m`` (a one-bit mask).  Two methods:
+
+* direct (``prove_bit(..., method="direct")``): one query over N symbolic
+  ACEs, solved by bit-blasting (``direct_solver``).  Proved means: for every
+  SD with at most N ACEs.  Refutations come only from here, and are replayed.
+* walk induction (``prove_bit_by_walk_induction``), for properties declared
+  ``walk_induction=True``: the DACL walk is the fold ``model.access.fold_aces``
+  of ``model.access.ace_step``; an invariant over bit m of every walk's state
+  is found (Houdini over templates) and checked at the start of the walks,
+  across one arbitrary ACE step, and at the end.  Proved means: for every SD
+  with any number of ACEs (every N).  Never a refutation.
+
+``method="auto"`` (the default, used by ``tokenproof access-proofs``) tries
+the walk induction first where declared, then the direct query.  A timeout or
+an invariant too weak is "unknown", never "proved".
 
 Mutants are the real ``access_check`` with one helper rebound in its globals
 (``types.FunctionType``, as tokenproof/mutants.py does for rules).
@@ -34,13 +50,10 @@ from model import access as A
 from model import domain as D
 from model.access import ACE, SD, Decision, Label, access_check
 from model.concrete import ConcreteState
-from model.state import BOOL, FIELDS, IL, MASK, PRIVS, SID, TOKEN, BVT, FieldView, State, Type
-from model.values import and_, any_, clear, eq, has_any, iff, implies, is_sym, ne, not_, or_, subset
+from model.state import BOOL, FIELDS, IL, MASK, SID, BVT, FieldView, State, Type
+from model.values import and_, eq, has_any, implies, is_sym, not_, or_
+from properties.access_relations import ALL_BITS, RELATIONAL, SYSTEM_LOGON_SID, RelProp  # the declarations
 
-SYSTEM_LOGON_SID = "S-1-5-5-0-999"
-# Bits a proof looks at: object-specific and standard rights and ACCESS_SYSTEM_SECURITY
-# (not the reserved bits, MAXIMUM_ALLOWED or the generic bits, §3.3).
-ALL_BITS = [*range(21), 24]
 
 ACCESS_TOKEN_FIELDS = (
     ["token_user", "token_user_deny_only", "token_groups", "token_g_enabled", "token_g_deny_only",
@@ -235,258 +248,6 @@ class ConcreteCtx(Ctx):
         return text
 
 
-def bit(x: Any, m: Any) -> Any:
-    return has_any(x, m)
-
-
-# ====================================================================== properties
-@dataclass
-class RelProp:
-    id: str
-    statement: str
-    sections: tuple[str, ...]
-    clauses: tuple[str, ...]
-    build: Callable[[Ctx, Any], tuple[list[Any], Any]]  # (hypotheses, goal) for the one-bit mask m
-    bits: Callable[[D.GenericMapping], list[int]] = lambda mapping: list(ALL_BITS)
-    expect: str = "proved"
-    mutants: tuple[str, ...] = ()
-    nice: Callable[["SymCtx", Any], list[Any]] | None = None  # readability constraints for counterexamples
-    note: str = ""
-
-
-RELATIONAL: dict[str, RelProp] = {}
-
-
-def relprop(id: str, statement: str, *, sections: tuple[str, ...], clauses: tuple[str, ...] = (),
-            bits: Callable[[D.GenericMapping], list[int]] | None = None, expect: str = "proved",
-            mutants: tuple[str, ...] = (), nice: Callable[..., list[Any]] | None = None, note: str = ""):
-    def deco(fn: Callable[[Ctx, Any], tuple[list[Any], Any]]):
-        RELATIONAL[id] = RelProp(id, statement, sections, clauses, fn, bits or (lambda mapping: list(ALL_BITS)),
-                                 expect, mutants, nice, note)
-        return fn
-
-    return deco
-
-
-def _bits_of(mask: Any) -> list[int]:
-    return [b for b in range(32) if int(mask) >> b & 1]
-
-
-def _not_gated(c: Ctx, t: Any) -> Any:
-    return not_(or_(A.session_dead_gate(c.s, t), A.identification_gate(c.s, t)))
-
-
-def _filter_token(c: Ctx, t: str, u: str, source_restricted: bool) -> list[Any]:
-    """Token ``u`` := FilterToken(``t``) (§4.4): same identity; some groups made
-    deny-only; privileges removed; restricting SIDs set (a non-empty subset of
-    the source's when it was restricted: the intersection); write_restricted
-    sticky, and then user_deny_only set."""
-    s, G = c.s, BVT(D.GROUP_W)
-    wr = or_(c.var("write_restricted_requested", BOOL), s.token_write_restricted[t])
-    over: dict[str, Any] = {
-        "token_g_deny_only": s.token_g_deny_only[t] | c.var("made_deny_only", G),
-        "token_privs_enabled": s.token_privs_enabled[t] & c.var("kept_privileges", PRIVS),
-        "token_restricted": True, "token_rsids": c.var("rsids", BVT(D.RSID_W)),
-        "token_write_restricted": wr, "token_user_deny_only": or_(wr, s.token_user_deny_only[t]),
-    }
-    for i in range(D.RSID_SLOTS):
-        over[f"token_rsid{i}"] = c.var(f"rsid{i}", SID)
-    c.derive(u, t, over)
-    if not source_restricted:
-        return [not_(A.restricted_applies(s, t))]
-    hyp = [A.restricted_applies(s, t), A.restricted_applies(s, u)]
-    for i in range(D.RSID_SLOTS):
-        hyp.append(implies(A.bit_of(s.token_rsids[u], i), A.in_restricting_sids(s, t, s.rsid(u, i))))
-    return hyp
-
-
-@relprop("access-filter-subset",
-         "FilterToken never adds access: a token derived from an unrestricted source (groups made deny-only, "
-         "privileges removed, restricting SIDs added, write-restricted) is granted a subset of the source's bits",
-         sections=("§4.4", "§10.4", "§10.10"), clauses=("RESTR-04", "RESTR-05", "RESTR-06", "AC-04", "AC-05"),
-         mutants=("deny-only-allows", "restricted-union"))
-def p_filter_subset(c: Ctx, m: Any):
-    t, u = c.token("source"), "filtered"
-    hyp = _filter_token(c, t, u, False)
-    hyp.append(iff(A.sid_matches_token(c.s, t, c.sd.owner, True), A.sid_matches_token(c.s, u, c.sd.owner, True)))
-    return hyp, _no_gain(c, u, t, m)
-
-
-def _no_gain(c: Ctx, u: Any, t: Any, m: Any) -> Any:
-    """Bit m granted to ``u`` other than by a privilege is granted to ``t``."""
-    du = c.check(u)
-    return implies(and_(bit(du.granted, m), not_(bit(du.privilege_granted, m))), bit(c.check(t).granted, m))
-
-
-@relprop("access-filter-owner-rights",
-         "FilterToken never adds access, also when it makes the owner's group deny-only (FINDING: refuted: "
-         "EnrichToken injects OWNER RIGHTS only for an owner matching for allow, so a deny-only owner group "
-         "escapes OWNER RIGHTS deny ACEs)",
-         sections=("§4.4", "§10.10", "§3.7"), clauses=("AC-17",), expect="refuted",
-         nice=lambda c, m: _nice(c, m),
-         note="§10.10 EnrichToken tests the owner with for_allow=true; §3.7 says deny-only does not change ownership.")
-def p_filter_owner_rights(c: Ctx, m: Any):
-    t, u = c.token("source"), "filtered"
-    return _filter_token(c, t, u, False), _no_gain(c, u, t, m)
-
-
-def _nice(c: "SymCtx", m: Any) -> list[Any]:
-    """Constraints that make a counterexample expressible as token specs and a
-    readable SD (they only narrow the search; a refutation stays a refutation)."""
-    s, out = c.s, []
-    for t in c.tokens:
-        out += [s.token_primary[t], not_(s.sess_dead[s.token_session[t]]), not_(s.token_confined[t]),
-                eq(s.token_integrity[t], D.IL_MEDIUM), eq(s.token_policy[t], D.POLICY_NO_WRITE_UP),
-                eq(s.token_privs_enabled[t], 0), not_(s.token_user_deny_only[t]),
-                eq(s.group_sid(t, D.GROUP_SLOTS - 1), c.sid(SYSTEM_LOGON_SID)),
-                eq(s.token_user[t], c.sid_var("user"))]
-        last = 1 << (D.GROUP_SLOTS - 1)
-        out += [has_any(s.token_groups[t], last), has_any(s.token_g_enabled[t], last),
-                has_any(s.token_g_mandatory[t], last), not_(has_any(s.token_g_deny_only[t], last))]
-        for i in range(D.GROUP_SLOTS - 1):
-            out.append(ne(s.group_sid(t, i), c.sid(SYSTEM_LOGON_SID)))
-            for w in D.WELL_KNOWN_SIDS:
-                if w not in (D.SID_EVERYONE, D.SID_ADMINISTRATORS, D.SID_AUTHENTICATED_USERS):
-                    out.append(ne(s.group_sid(t, i), c.sid(w)))
-    out += [c.sd.valid, c.sd.owner_present, c.sd.dacl_present, eq(c.intent, 0), eq(c.desired, m)]
-    out += [not_(lab.present) for lab in c.sd.labels or []]
-    out += [not_(a.inherit_only) for a in c.sd.aces]
-    out += [subset(a.mask, c.mapping.all) for a in c.sd.aces]
-    out += [ne(c.self_sid, x) for x in [c.sd.owner, *[a.sid for a in c.sd.aces], *[
-        c.s.group_sid(t, i) for t in c.tokens for i in range(D.GROUP_SLOTS)], c.sid_var("user")]]
-    return out
-
-
-@relprop("access-refilter-monotonic",
-         "Re-filtering a restricted token never adds access (FINDING: refuted: narrowing the restricting SIDs "
-         "can drop a restricted-pass deny, and a write-restricted re-filter of a fully restricted token lifts "
-         "the read intersection)",
-         sections=("§4.4", "§10.4"), clauses=("RESTR-04", "RESTR-05"), expect="refuted",
-         nice=lambda c, m: _nice(c, m),
-         note="Spec consequence, recorded as a finding: FilterToken on an already restricted token can widen access.")
-def p_refilter(c: Ctx, m: Any):
-    t, u = c.token("source"), "filtered"
-    return _filter_token(c, t, u, True), _no_gain(c, u, t, m)
-
-
-@relprop("access-deny-only-never-grants",
-         "A deny-only group never grants: a token with a USE_FOR_DENY_ONLY group is granted no bit the same "
-         "token without that group is not granted",
-         sections=("§10.2", "§4.4"), clauses=("AC-04", "AC-05"), mutants=("deny-only-allows",))
-def p_deny_only(c: Ctx, m: Any):
-    s, t = c.s, c.token("with")
-    u = c.derive("without", t, {"token_groups": clear(s.token_groups[t], D.BV(1, D.GROUP_W))})
-    hyp = [has_any(s.token_groups[t], 1), has_any(s.token_g_deny_only[t], 1)]
-    return hyp, _no_gain(c, t, u, m)
-
-
-@relprop("access-user-deny-only",
-         "user_deny_only never grants through the user SID: such a token is granted no bit the same token "
-         "would not be granted with a user SID that no ACE, owner or self SID names",
-         sections=("§10.2", "§4.2"), clauses=("AC-07",), mutants=("user-deny-only-ignored",))
-def p_user_deny_only(c: Ctx, m: Any):
-    s, t = c.s, c.token("deny_only_user")
-    v = c.sid_var("other_user")
-    u = c.derive("other_user", t, {"token_user": v})
-    hyp = [s.token_user_deny_only[t]] + [ne(v, a.sid) for a in c.sd.aces] + [ne(v, c.sd.owner), ne(v, c.self_sid)]
-    return hyp, _no_gain(c, t, u, m)
-
-
-@relprop("access-gates-deny-all",
-         "Identification-level impersonation tokens and tokens of a dead LogonSession are granted nothing and "
-         "never allowed",
-         sections=("§10.10",), clauses=("AC-18",), mutants=("no-gates",))
-def p_gates(c: Ctx, m: Any):
-    t = c.token("caller")
-    d = c.check(t)
-    return [not_(_not_gated(c, t))], and_(not_(bit(d.granted, m)), not_(d.allowed))
-
-
-@relprop("access-mic-no-write-up",
-         "Under a NO_WRITE_UP label (or the default label), a caller with NO_WRITE_UP policy below the label's "
-         "level never receives a write-mapped bit from the DACL (only privileges grant it)",
-         sections=("§10.3",), clauses=("MIC-03", "MIC-05", "MIC-06", "MIC-17", "MIC-20"),
-         bits=lambda mapping: _bits_of(mapping.write), mutants=("mic-skipped",))
-def p_mic(c: Ctx, m: Any):
-    s, t = c.s, c.token("caller")
-    has, _, policy = A.effective_label(c.sd)
-    hyp = [A.mic_applies(s, t, c.sd), or_(not_(has), has_any(policy, D.LABEL_NO_WRITE_UP))]
-    if int(m) == int(D.WRITE_OWNER):
-        hyp.append(not_(has_any(s.token_privs_enabled[t], D.SE_RELABEL)))
-    d = c.check(t)
-    return hyp, implies(bit(d.granted, m), bit(d.privilege_granted, m))
-
-
-@relprop("access-owner-implicit",
-         "The owner is granted READ_CONTROL and WRITE_DAC unless a non-inherit-only OWNER RIGHTS ACE is "
-         "present (absent MIC, confinement, and a restricted pass whose restricting SIDs lack the owner)",
-         sections=("§10.2", "§3.7", "§10.4"), clauses=("AC-14", "AC-16", "RESTR-07"),
-         bits=lambda mapping: _bits_of(D.READ_CONTROL | D.WRITE_DAC), mutants=("owner-implicit-after-walk",))
-def p_owner(c: Ctx, m: Any):
-    s, t, sd = c.s, c.token("owner"), c.sd
-    ors = s.sid(D.SID_OWNER_RIGHTS)
-    hyp = [_not_gated(c, t), sd.valid, sd.owner_present, A.sid_matches_token(s, t, sd.owner, True),
-           not_(any_(and_(a.present, not_(a.inherit_only), eq(a.sid, ors)) for a in sd.aces)),
-           not_(A.mic_applies(s, t, sd)), not_(A.confinement_applies(s, t)),
-           implies(A.restricted_applies(s, t), A.in_restricting_sids(s, t, sd.owner))]
-    return hyp, bit(c.check(t).granted, m)
-
-
-@relprop("access-max-allowed-agrees",
-         "MAXIMUM_ALLOWED agrees with targeted requests (first writer wins): bit b is in the MAXIMUM_ALLOWED "
-         "grant iff a request for b alone is allowed",
-         sections=("§10.2", "§10.10"), clauses=("AC-01", "AC-13", "AC-18", "AC-20"),
-         mutants=("max-mode-last-writer-wins",))
-def p_max_allowed(c: Ctx, m: Any):
-    t = c.token("caller")
-    return [], iff(bit(c.check(t, D.MAXIMUM_ALLOWED).granted, m), c.check(t, m).allowed)
-
-
-@relprop("access-privilege-survives-restricted",
-         "Privilege-granted bits survive the restricted pass (they are restored after the intersection)",
-         sections=("§10.4", "§10.10"), clauses=("RESTR-06", "PRIV-06"),
-         mutants=("restricted-no-privilege-restore",))
-def p_priv_restricted(c: Ctx, m: Any):
-    s, t = c.s, c.token("caller")
-    d = c.check(t)
-    hyp = [A.restricted_applies(s, t), not_(A.confinement_applies(s, t))]
-    return hyp, implies(bit(d.privilege_granted, m), bit(d.granted, m))
-
-
-def _confinement_justifies(c: Ctx, t: Any, m: Any) -> Any:
-    s, sd = c.s, c.sd
-    inconf = lambda x: A.in_confinement_sids(s, t, x)  # noqa: E731
-    ors, ps = s.sid(D.SID_OWNER_RIGHTS), s.sid(D.SID_PRINCIPAL_SELF)
-    aces = [and_(a.present, not_(a.inherit_only), a.allow,
-                 or_(inconf(a.sid), and_(eq(a.sid, ors), inconf(sd.owner)), and_(eq(a.sid, ps), inconf(c.self_sid))),
-                 bit(A.map_generic(a.mask, c.mapping), m)) for a in sd.aces]
-    return or_(and_(not_(sd.dacl_present), bit(c.mapping.all, m)), *aces)
-
-
-@relprop("access-confinement-absolute",
-         "Privileges do not bypass confinement: a confined, non-exempt token is granted bit b only if the DACL "
-         "is NULL or an allow ACE for a confinement SID (or OWNER RIGHTS / PRINCIPAL_SELF scoped to them) "
-         "carries b",
-         sections=("§10.6", "§10.10"), clauses=("PRIV-06", "AC-15"), mutants=("confinement-privilege-bypass",))
-def p_confinement(c: Ctx, m: Any):
-    t = c.token("caller")
-    return [A.confinement_applies(c.s, t)], implies(bit(c.check(t).granted, m), _confinement_justifies(c, t, m))
-
-
-@relprop("access-group-toggle-monotonic",
-         "Disabling a non-mandatory group never adds access (FINDING: refuted: disabling a group lifts the deny "
-         "ACEs that name it)",
-         sections=("§10.2", "§4.5"), clauses=("AC-03", "AC-05", "AC-06"), expect="refuted",
-         nice=lambda c, m: _nice(c, m),
-         note="Group enable/disable is not monotonic; §4.5 lets a caller disable a non-mandatory group.")
-def p_toggle(c: Ctx, m: Any):
-    s, t = c.s, c.token("enabled")
-    u = c.derive("disabled", t, {"token_g_enabled": clear(s.token_g_enabled[t], D.BV(1, D.GROUP_W))})
-    hyp = [has_any(s.token_groups[t], 1), has_any(s.token_g_enabled[t], 1),
-           not_(has_any(s.token_g_mandatory[t], 1)), not_(has_any(s.token_g_deny_only[t], 1))]
-    return hyp, implies(bit(c.check(u).granted, m), bit(c.check(t).granted, m))
-
-
 # ====================================================================== mutants
 def _m_deny_only_allows(s, tok, user=True):
     groups = A.token_matcher(s, tok, user=False)
@@ -498,17 +259,21 @@ def _m_udo_ignored(s, tok, user=True):
     return lambda sid, allow: or_(eq(sid, s.token_user[tok]), groups(sid, allow))
 
 
-def _m_max_lww(*args, max_mode=False, **kw):
-    return A.evaluate_dacl(*args, max_mode=max_mode, first_writer_wins=not_(max_mode), **kw)
+def _m_max_lww(evaluate_dacl):
+    return lambda *args, max_mode=False, **kw: evaluate_dacl(*args, max_mode=max_mode,
+                                                            first_writer_wins=not_(max_mode), **kw)
 
 
+# Each mutant rebinds helpers in access_check's globals.  The value for
+# ``evaluate_dacl`` is a function of the EvaluateDACL to wrap (so that the walk
+# induction can wrap the abstract walk of a mutant, not only the real one).
 MUTANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "deny-only-allows": ("SidMatchesToken lets deny-only groups match allow ACEs",
                          {"token_matcher": _m_deny_only_allows}),
     "user-deny-only-ignored": ("the user SID matches allow ACEs despite user_deny_only",
                                {"token_matcher": _m_udo_ignored}),
     "last-writer-wins": ("the DACL walk lets later ACEs overwrite decided bits",
-                         {"evaluate_dacl": functools.partial(A.evaluate_dacl, first_writer_wins=False)}),
+                         {"evaluate_dacl": lambda ev: functools.partial(ev, first_writer_wins=False)}),
     "max-mode-last-writer-wins": ("MAXIMUM_ALLOWED walks last-writer-wins, targeted requests first-writer-wins",
                                   {"evaluate_dacl": _m_max_lww}),
     "restricted-union": ("the restricted pass is merged by union instead of intersection",
@@ -522,22 +287,46 @@ MUTANTS: dict[str, tuple[str, dict[str, Any]]] = {
                  {"session_dead_gate": lambda s, t: False, "identification_gate": lambda s, t: False}),
     "mic-skipped": ("EnforceMIC decides nothing", {"enforce_mic": lambda s, t, sd, mp, d: (d, D.mask(0))}),
     "owner-implicit-after-walk": ("owner implicit rights granted after the walk instead of before",
-                                  {"evaluate_dacl": functools.partial(A.evaluate_dacl, owner_implicit_first=False)}),
+                                  {"evaluate_dacl": lambda ev: functools.partial(ev, owner_implicit_first=False)}),
 }
 
 
-def mutant_access(name: str | None) -> Callable[..., Decision]:
-    """``access_check`` itself, or with the mutant's helpers rebound in its globals."""
-    if name is None:
-        return access_check
-    if name not in MUTANTS:
+def _rebind(fn: Callable[..., Any], overrides: dict[str, Any]) -> Callable[..., Any]:
+    """``fn`` with some of its globals replaced (same code, defaults and keyword defaults)."""
+    new = types.FunctionType(fn.__code__, {**fn.__globals__, **overrides}, fn.__name__, fn.__defaults__,
+                             fn.__closure__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    return new
+
+
+def mutant_access(name: str | None, walks: "AbstractWalks | None" = None) -> Callable[..., Decision]:
+    """``access_check`` itself, or with the mutant's helpers rebound in its globals.
+
+    With ``walks`` (the walk induction), EvaluateDACL's ACE fold
+    (``model.access.fold_aces``) and OWNER RIGHTS pre-scan
+    (``owner_rights_present``) are replaced by ``walks``' abstract ones; every
+    other line of the pipeline is the real (or mutant) code."""
+    if name is not None and name not in MUTANTS:
         raise KeyError(f"no access mutant {name!r} (known: {', '.join(MUTANTS)})")
-    fn = access_check
-    return types.FunctionType(fn.__code__, {**fn.__globals__, **MUTANTS[name][1]}, fn.__name__,
-                              fn.__defaults__, fn.__closure__)
+    if name is None and walks is None:
+        return access_check
+    over = dict(MUTANTS[name][1]) if name is not None else {}
+    ev = A.evaluate_dacl
+    if walks is not None:
+        ev = _rebind(ev, {"fold_aces": walks.fold, "owner_rights_present": walks.owner_rights_present})
+    over["evaluate_dacl"] = over.get("evaluate_dacl", lambda e: e)(ev)
+    return _rebind(access_check, over)
 
 
 # ====================================================================== solving
+def direct_solver() -> z3.Solver:
+    """The solver of the direct (fixed-N) queries: simplify, solve equations,
+    eliminate unconstrained terms, bit-blast, SAT.  Measured on the two-token
+    properties: user-deny-only at N = 16, bit 3: timeout (60 s) with the
+    default solver, 0.9 s CPU with this one; filter-subset at N = 32: 0.9 s."""
+    return z3.Then("simplify", "propagate-values", "solve-eqs", "elim-uncnstr", "bit-blast", "sat").solver()
+
+
 @dataclass
 class BitResult:
     prop: str
@@ -548,55 +337,293 @@ class BitResult:
     mutant: str | None = None
     counterexample: dict[str, Any] | None = None
     detail: str = ""
+    method: str = "direct"  # "direct" (this N) or "walk-induction" (every N)
+    cpu_seconds: float = 0.0
 
 
+# ---------------------------------------------------------------------- walk induction
+@dataclass
+class Walk:
+    """One DACL walk of the pipeline (one pass of one AccessCheck): its step
+    function, its state before the first ACE and its (abstract) result."""
+
+    step: Callable[[Any, Any, int, ACE], tuple[Any, Any]]
+    decided0: Any
+    granted0: Any
+    decided: Any
+    granted: Any
+
+
+class AbstractWalks:
+    """Replacement for ``model.access.fold_aces``: records each walk and returns
+    fresh symbolic masks as its result (any result whatsoever), and for
+    ``owner_rights_present`` a fresh boolean shared by every walk (one SD)."""
+
+    def __init__(self, tag: str):
+        self.tag, self.walks = tag, []
+        self.suppressed = z3.Bool(f"{tag}_owner_rights_present_{next(_lite_counter)}")
+
+    def fold(self, step, decided, granted, aces):
+        k = len(self.walks)
+        d = z3.BitVec(f"{self.tag}_walk{k}_decided_{next(_lite_counter)}", 32)
+        g = z3.BitVec(f"{self.tag}_walk{k}_granted_{next(_lite_counter)}", 32)
+        self.walks.append(Walk(step, decided, granted, d, g))
+        return d, g
+
+    def owner_rights_present(self, s, sd):
+        return self.suppressed
+
+
+_PREDS = ("G", "Dn", "U", "!G", "!Dn", "!U")
+
+
+def _candidates(n_walks: int) -> list[tuple]:
+    """Template invariants over the walks' bit m: per walk 'granted implies
+    decided' and one-walk facts; per ordered pair of walks, P_j => Q_k with
+    P in {granted, denied, undecided} and Q in those or their negations."""
+    out: list[tuple] = [("wf", j) for j in range(n_walks)] + [("unit", j, p) for j in range(n_walks) for p in _PREDS]
+    for j in range(n_walks):
+        for k in range(n_walks):
+            if j != k:
+                out += [("imp", j, p, k, q) for p in _PREDS[:3] for q in _PREDS]
+    return out
+
+
+class _States:
+    """Bit m of every walk's (decided, granted) in one situation (start, before
+    or after the arbitrary ACE, result) and the candidate clauses over them,
+    each built once."""
+
+    def __init__(self, states: list[tuple[Any, Any]], m: Any):
+        self.preds: dict[tuple[int, str], Any] = {}
+        for k, (d, g) in enumerate(states):
+            bd, bg = has_any(d, m), has_any(g, m)
+            base = {"G": bg, "Dn": and_(bd, not_(bg)), "U": not_(bd)}
+            for p in _PREDS:
+                self.preds[k, p] = not_(base[p[1:]]) if p.startswith("!") else base[p]
+            self.preds[k, "wf"] = implies(bg, bd)
+        self.cache: dict[tuple, Any] = {}
+
+    def __call__(self, c: tuple) -> Any:
+        if c not in self.cache:
+            if c[0] == "wf":
+                self.cache[c] = self.preds[c[1], "wf"]
+            elif c[0] == "unit":
+                self.cache[c] = self.preds[c[1], c[2]]
+            else:
+                self.cache[c] = implies(self.preds[c[1], c[2]], self.preds[c[3], c[4]])
+        return self.cache[c]
+
+
+def _conj(xs: list[Any]) -> Any:
+    xs = [x for x in xs if x is not True]
+    if any(x is False for x in xs):
+        return z3.BoolVal(False)
+    return z3.And(*xs) if xs else z3.BoolVal(True)
+
+
+def _holds(model: z3.ModelRef, x: Any) -> bool:
+    return x is True or (x is not False and z3.is_true(model.eval(x, model_completion=True)))
+
+
+def _houdini(solver: z3.Solver, cands: list[tuple], post: Callable[[tuple], Any],
+             pre: Callable[[tuple], Any] | None) -> list[tuple] | None:
+    """Drop the candidates falsified by a model of (pre(C) and not post(C))
+    until none is: the largest subset C closed under this check; None on unknown."""
+    while cands:
+        solver.push()
+        if pre is not None:
+            solver.add(_conj([pre(c) for c in cands]))
+        solver.add(z3.Not(_conj([post(c) for c in cands])))
+        r = solver.check()
+        if r == z3.unsat:
+            solver.pop()
+            return cands
+        if r != z3.sat:
+            solver.pop()
+            return None
+        model = solver.model()
+        kept = [c for c in cands if _holds(model, post(c))]
+        solver.pop()
+        if len(kept) == len(cands):  # cannot happen for a sound model; avoid looping
+            return None
+        cands = kept
+    return cands
+
+
+def _mentions(terms: list[Any], consts: list[Any]) -> bool:
+    """Whether any of ``terms`` contains one of the z3 constants ``consts``."""
+    want = {c.get_id() for c in consts if is_sym(c)}
+    seen: set[int] = set()
+    stack = [t for t in terms if is_sym(t)]
+    while stack:
+        t = stack.pop()
+        if t.get_id() in seen:
+            continue
+        seen.add(t.get_id())
+        if t.get_id() in want:
+            return True
+        stack.extend(t.children())
+    return False
+
+
+def prove_bit_by_walk_induction(prop: RelProp, b: int, mapping: D.GenericMapping = D.TOKEN_MAPPING,
+                                mutant: str | None = None, timeout_ms: int = 10000) -> BitResult:
+    """Prove ``prop`` for bit ``b`` for SDs with any number of ACEs (N-independent).
+
+    The DACL walk is a fold of ``model.access.ace_step`` over the ACEs
+    (``fold_aces``); the pipeline is bitwise in the walk state.  The pipeline
+    is built twice with an abstract fold (``AbstractWalks``): with no ACE
+    (ctx0: each walk's start state, and its result as free masks) and with one
+    arbitrary ACE (ctx1).  An invariant I over bit ``b`` of every walk's
+    (decided, granted) is computed by Houdini from the templates of
+    ``_candidates``; then three unsat answers prove the property:
+
+    1. init: hypotheses(ctx0) => I(start states);
+    2. step: hypotheses(ctx1) and I(pre) => I(ace_step(pre, ace)) for the one
+       arbitrary ACE (per-ACE hypotheses of the property included);
+    3. final: hypotheses(ctx0) and I(walk results) => goal.
+
+    By induction on the number of ACEs, I holds after the real walk of any
+    DACL, so the goal holds for every N.  Sound only for properties declared
+    ``walk_induction=True`` (goal does not mention the ACEs; hypotheses
+    mention them only per ACE).  The OWNER RIGHTS pre-scan is a free boolean,
+    an over-approximation.  Any sat or unknown answer gives "unknown" (the
+    invariant may be too weak); never a refutation.  The first half of the
+    declared condition is checked: if the goal, or a walk's start state, built
+    over one ACE mentions that ACE, the answer is "unknown".
+    """
+    t0, c0 = time.perf_counter(), time.process_time()
+
+    def result(verdict: str, detail: str) -> BitResult:
+        return BitResult(prop.id, b, -1, verdict, time.perf_counter() - t0, mutant, detail=detail,
+                         method="walk-induction", cpu_seconds=time.process_time() - c0)
+
+    if not prop.walk_induction:
+        return result("unknown", "not declared walk_induction")
+    m = D.mask(1 << b)
+    w0, w1 = AbstractWalks("w0"), AbstractWalks("w1")
+    ctx0 = SymCtx(0, mapping, mutant_access(mutant, w0))
+    ctx1 = SymCtx(1, mapping, mutant_access(mutant, w1))
+    hyp0, goal = prop.build(ctx0, m)
+    hyp1, goal1 = prop.build(ctx1, m)
+    if len(w0.walks) != len(w1.walks):
+        return result("unknown", "walks differ between the two builds")
+    a1 = ctx1.sd.aces[0]
+    if _mentions([goal1, *[x for w in w1.walks for x in (w.decided0, w.granted0)]],
+                 [a1.present, a1.allow, a1.inherit_only, a1.sid, a1.mask]):
+        # the declared condition checked: only the walk (and per-ACE hypotheses) may read the ACEs
+        return result("unknown", "the goal or the pipeline outside the walk reads the ACEs: no walk induction")
+    if any(h is False for h in hyp0):
+        return result("proved", "vacuous")
+    n = len(w0.walks)
+    ace = ctx1.sd.aces[0]
+    pre = [(z3.BitVec(f"pre{k}_d_{next(_lite_counter)}", 32), z3.BitVec(f"pre{k}_g_{next(_lite_counter)}", 32))
+           for k in range(n)]
+    post = [w1.walks[k].step(pre[k][0], pre[k][1], 0, ace) for k in range(n)]
+    init = [(w.decided0, w.granted0) for w in w0.walks]
+    final = [(w.decided, w.granted) for w in w0.walks]
+
+    def solver(hyp: list[Any]) -> z3.Solver:
+        sv = z3.Solver()
+        sv.set("timeout", int(timeout_ms))
+        sv.add(*[h for h in hyp if is_sym(h)])
+        return sv
+
+    s_init, s_step = solver(hyp0), solver(hyp1)
+    if any(h is False for h in hyp1):
+        s_step.add(z3.BoolVal(False))
+    cands = _candidates(n)
+    i_init, i_pre, i_post, i_final = (_States(x, m) for x in (init, pre, post, final))
+    while True:
+        cands = _houdini(s_init, cands, i_init, None)
+        if cands is None:
+            return result("unknown", "timeout (init)")
+        before = len(cands)
+        cands = _houdini(s_step, cands, i_post, i_pre)
+        if cands is None:
+            return result("unknown", "timeout (step)")
+        if len(cands) == before:
+            break
+    s_final = solver(hyp0)
+    s_final.add(_conj([i_final(c) for c in cands]))
+    if not is_sym(goal):
+        return result("proved" if goal else "unknown", f"invariant of {len(cands)} clauses")
+    s_final.add(z3.Not(goal))
+    r = s_final.check()
+    if r == z3.unsat:
+        return result("proved", f"walk induction: invariant of {len(cands)} clauses over {n} walks")
+    return result("unknown", "walk induction: invariant too weak" if r == z3.sat else "timeout (final)")
+
+
+# ---------------------------------------------------------------------- direct, fixed N
 def prove_bit(prop: RelProp | str, n_aces: int, b: int, mapping: D.GenericMapping = D.TOKEN_MAPPING,
               mutant: str | None = None, timeout_ms: int = 10000, nice: bool = True,
-              ctx: SymCtx | None = None) -> BitResult:
+              ctx: SymCtx | None = None, method: str = "auto") -> BitResult:
     """Prove ``prop`` for bit ``b`` over every SD with at most ``n_aces`` ACEs.
+
+    ``method``: ``direct`` (one query over N symbolic ACEs; refutations come
+    only from here and are replayed), ``induction`` (the N-independent walk
+    induction only), ``auto`` (walk induction for properties declared
+    ``walk_induction``, then the direct query if it did not prove).
     Pass the same ``ctx`` for several bits to share the AccessCheck terms."""
     prop = RELATIONAL[prop] if isinstance(prop, str) else prop
-    t0 = time.perf_counter()
+    if method not in ("auto", "direct", "induction"):
+        raise ValueError(f"method {method!r}")
+    t0, c0 = time.perf_counter(), time.process_time()  # auto: the time includes a failed induction
+    if method != "direct" and prop.walk_induction:
+        r = prove_bit_by_walk_induction(prop, b, mapping, mutant, timeout_ms)
+        r.n_aces = n_aces
+        if r.verdict == "proved" or method == "induction":
+            return r
+    elif method == "induction":
+        return BitResult(prop.id, b, n_aces, "unknown", 0.0, mutant, detail="not declared walk_induction",
+                         method="walk-induction")
+
+    def done(verdict: str, **kw: Any) -> BitResult:
+        return BitResult(prop.id, b, n_aces, verdict, time.perf_counter() - t0, mutant,
+                         cpu_seconds=time.process_time() - c0, **kw)
+
     ctx = ctx or SymCtx(n_aces, mapping, mutant_access(mutant))
     m = D.mask(1 << b)
     hyp, goal = prop.build(ctx, m)
-    solver = z3.Solver()
+    if any(h is False for h in hyp):
+        return done("proved", detail="vacuous")
+    if not is_sym(goal):
+        return done("proved" if goal else "refuted")
+    solver = direct_solver()
     solver.set("timeout", int(timeout_ms))
     solver.add(*ctx.axioms)
     solver.add(*[h for h in hyp if is_sym(h)])
-    if any(h is False for h in hyp):
-        return BitResult(prop.id, b, n_aces, "proved", time.perf_counter() - t0, mutant, detail="vacuous")
-    if not is_sym(goal):
-        verdict = "proved" if goal else "refuted"
-        return BitResult(prop.id, b, n_aces, verdict, time.perf_counter() - t0, mutant)
     solver.add(z3.Not(goal))
+    r = None
     if nice and prop.nice is not None:
+        # readability constraints first (a refutation under them is still a refutation)
         solver.push()
         solver.add(*[x for x in prop.nice(ctx, m) if is_sym(x)])
         r = solver.check()
         if r != z3.sat:
             solver.pop()
-            r = solver.check()
-    else:
+            r = None
+    if r is None:
         r = solver.check()
-    secs = time.perf_counter() - t0
     if r == z3.unsat:
-        return BitResult(prop.id, b, n_aces, "proved", secs, mutant)
+        return done("proved")
     if r == z3.unknown:
-        return BitResult(prop.id, b, n_aces, "unknown", secs, mutant, detail=solver.reason_unknown())
+        return done("unknown", detail=solver.reason_unknown())
     cex = extract(ctx, solver.model(), m)
     replay_counterexample(prop, cex, mapping, mutant)
-    return BitResult(prop.id, b, n_aces, "refuted", secs, mutant, cex)
+    return done("refuted", counterexample=cex)
 
 
 def prove_property(prop: RelProp | str, n_aces: int, mapping: D.GenericMapping = D.TOKEN_MAPPING,
                    mutant: str | None = None, timeout_ms: int = 10000, bits: list[int] | None = None,
-                   stop_at_refutation: bool = False) -> list[BitResult]:
+                   stop_at_refutation: bool = False, method: str = "auto") -> list[BitResult]:
     prop = RELATIONAL[prop] if isinstance(prop, str) else prop
     out = []
     ctx = SymCtx(n_aces, mapping, mutant_access(mutant))
     for b in bits if bits is not None else prop.bits(mapping):
-        r = prove_bit(prop, n_aces, b, mapping, mutant, timeout_ms, ctx=ctx)
+        r = prove_bit(prop, n_aces, b, mapping, mutant, timeout_ms, method=method, ctx=ctx)
         out.append(r)
         if stop_at_refutation and r.verdict == "refuted":
             break
@@ -788,5 +815,5 @@ def counterexample_document(prop: RelProp, r: BitResult, mapping_name: str) -> d
     }
 
 
-__all__ = ["RELATIONAL", "MUTANTS", "prove_bit", "prove_property", "overall", "mutant_access", "BitResult",
+__all__ = ["ALL_BITS", "RELATIONAL", "prove_bit_by_walk_induction", "MUTANTS", "prove_bit", "prove_property", "overall", "mutant_access", "BitResult",
            "counterexample_document", "field"]

@@ -270,3 +270,24 @@ def test_restricted_tokens_never_gain(aces, spec, rsids, wr):  # RESTR-04, RESTR
     for d in (D.MAXIMUM_ALLOWED, D.GENERIC_ALL):
         a, b = access_check(w.state, t, s, d, TM), access_check(w.state, r, s, d, TM)
         assert int(b.granted) & ~int(a.granted) & ~int(b.privilege_granted) == 0
+
+
+@given(st.lists(ace_st, max_size=6), tok_st, st.sampled_from([ALICE, "S-1-5-18", G]))
+def test_dacl_walk_is_the_fold_of_ace_step(aces, spec, owner):  # §10.2, AC-01..03
+    """EvaluateDACL's walk is ``fold_aces`` of ``ace_step`` (the step the walk
+    induction of tokenproof/relational.py reasons about): recomputing each
+    traced ACE step with ``ace_step`` gives the executor's states, and the
+    fold of a step that changes nothing leaves the start state."""
+    s = SD(owner, True, [ACE(True, a == "A", io == "IO", sid, D.mask(m)) for a, sid, m, io in aces])
+    w, t = tok(**spec)
+    events = []
+    A.access_check(w.state, t, s, D.MAXIMUM_ALLOWED, TM, tracer=lambda ev, **kw: events.append((ev, kw)))
+    matcher = A.token_matcher(w.state, t)
+    en = A.enrich_token(matcher, s.owner, None)
+    normal = [kw for ev, kw in events if ev == "ace" and kw["pass_name"] == "normal"]
+    assert len(normal) == len(aces)
+    for kw in normal:
+        d, g, active = A.ace_step(w.state, kw["ace"], matcher, en, TM, kw["decided_before"], kw["granted_before"])
+        assert (int(d), int(g), bool(active)) == (int(kw["decided"]), int(kw["granted"]), bool(kw["active"]))
+    skip = lambda d, g, i, a: (d, g)  # noqa: E731  (a step that changes nothing)
+    assert A.fold_aces(skip, D.mask(1), D.mask(0), s.aces) == (D.mask(1), D.mask(0))
