@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from properties import (  # noqa: F401  (registration by import)
     divergence,
+    guards,
     goals,
     groups,
     handles,

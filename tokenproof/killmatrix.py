@@ -16,20 +16,39 @@ Mutant operators (every mutant is built from the real rule text, see
 * ``effective-for-real``: ``real_token`` is rebound to ``effective_token``
   (judging on the effective instead of the primary token).
 
-Oracles, in order (induction failure alone is never a kill):
+Oracles, cheapest first (induction failure alone is never a kill):
 
-1. the *concrete random-walk oracle*: deterministic random walks of the
-   executor from the standard world with the mutant's rule set, biased towards
-   the mutated rule; every state and transition property that is expected to
-   hold on the real rules (expected verdict ``proved`` or ``unknown``) is
-   evaluated after every step; a violation is a kill (and is replayable: the
-   walk is deterministic).
-2. *bounded model checking* (``tokenproof.bmc.run_bmc``) at a small depth from
-   the standard world, for the mutants the walks did not kill.
+1. (a) the conformance scenarios ``tests/scenarios/*.json`` that evaluate the
+   mutated rule (``trace_cases``: a trace that never evaluates it runs the same
+   with the mutant, so it is skipped), run with the mutant's rules; every
+   *judged* property (state/transition, expected ``proved`` or ``unknown`` on
+   kacs) is checked after every step and kernel follow-up.  A changed
+   expected errno/return value is recorded as a *scenario kill*
+   (``Kill.scenario_kills``, a second column), never as a catalog kill;
+2. (b) the counterexample corpus ``counterexamples/{,nt/,found/}*.json`` the
+   same way, then the deterministic random walks from the standard world
+   after a fixed prefix (fds, sockets, impersonation), biased towards the
+   mutated rule;
+3. (c) BMC (``bmc_stage``) at a small depth from the standard world on the
+   conjunction of the properties the mutant can affect (``relevant``,
+   ``combined_property``), within a per-mutant wall budget.
 
-A mutant nobody kills is a *survivor*; ``SURVIVORS`` classifies the known
-ones as ``equivalent`` (the mutation changes nothing observable: explained) or
-``gap`` (a property to add), see docs/soundness.md.
+**Killed** (``Kill.verdict``): some judged catalog property is violated on a
+concrete run of the mutant's rules (a scenario, a corpus trace, a walk: all
+deterministic and replayable; or a BMC counterexample, counted only after
+``tokenproof.replay`` replays it, the kill being the properties violated at
+the replayed step); the real rules violate none of them on the same traces
+(``TraceCase.baseline`` is checked empty by the tests).  A property check that
+raises is not a violation.  **Unknown**: no kill and the BMC query was unknown
+or not run (budget/deadline).  **Survived**: no kill and BMC found nothing
+within its bound.
+
+A mutant no property kills is classified (``classify``): a reviewed entry of
+``SURVIVORS`` (``equivalent``, explained, or ``gap``); else ``gap`` when the run
+shows it behaves differently from the real rules (a scenario outcome changes,
+or ``observable_difference`` finds a walk step with another errno or
+post-state); else ``unclassified`` (no difference found: an equivalent
+candidate, not a proof).  See docs/soundness.md.
 """
 
 from __future__ import annotations
@@ -222,29 +241,175 @@ def violations(props: list[Property], pre: Any, post: Any, info: StepInfo) -> li
             continue
         try:
             ok = p.check(post) if p.kind == "state" else p.check(pre, post, info)
-        except Exception:  # noqa: BLE001 - a check that cannot evaluate on a broken state is a kill
-            ok = False
+        except Exception:  # noqa: BLE001 - a check that cannot evaluate is not a violation (never a kill)
+            continue
         if ok is not True:
             out.append(p.id)
     return out
 
 
+KILLED, SURVIVED, UNKNOWN = "killed", "survived", "unknown"
+
+
 @dataclass
 class Kill:
     mutant: str
-    killed_by: dict[str, str] = field(default_factory=dict)  # property -> oracle ("walk:seed:step" or "bmc:depth")
-    oracle: str = ""  # the first oracle that killed it
-    seconds: float = 0.0
+    killed_by: dict[str, str] = field(default_factory=dict)  # catalog property -> where it was violated (replayable)
+    oracle: str = ""  # the first oracle that killed it: scenario, corpus, walk, bmc
+    seconds: float = 0.0  # wall
+    cpu: float = 0.0  # process CPU (z3 included: it runs in this process)
     note: str = ""
+    scenario_kills: list[str] = field(default_factory=list)  # scenarios whose expected outcome the mutant changes
+    unknown: list[str] = field(default_factory=list)  # BMC queries that were unknown or not run (budget)
+    differs: str = ""  # not killed: the first step where it behaves differently from the real rules ("": none)
 
     @property
     def killed(self) -> bool:
         return bool(self.killed_by)
 
+    @property
+    def verdict(self) -> str:
+        """killed (a replayed concrete violation of a catalog property), unknown (no kill, and some
+        BMC query timed out or was not run for lack of budget) or survived (no kill, BMC bounded-ok)."""
+        if self.killed_by:
+            return KILLED
+        return UNKNOWN if self.unknown else SURVIVED
+
+
+# ------------------------------------------------------------------ oracle (a)/(b): recorded traces
+@dataclass
+class TraceCase:
+    """A recorded trace (a conformance scenario or a corpus counterexample) and its run on the real rules."""
+
+    path: str
+    kind: str  # "scenario" | "corpus"
+    trace: Any
+    rules_used: frozenset[str]  # rules whose text the real run evaluates (steps; kernel reclamation if auto_gc)
+    baseline: frozenset[str]  # judged properties the real run violates (never counted against a mutant)
+
+
+@dataclass
+class TraceRun:
+    violated: dict[str, int] = field(default_factory=dict)  # property -> step index
+    mismatches: list[str] = field(default_factory=list)  # expected outcomes (errno/ret) that differ
+    stopped: str = ""  # why the run stopped early (a step not possible, an unknown rule)
+
+
+def run_trace_checked(trace: Any, rules: dict[str, Rule], props: list[Property], first_only: bool = False) -> TraceRun:
+    """Run ``trace`` step by step on the concrete executor with ``rules`` (rule names looked up in ``rules``
+    whatever the trace's profile), checking every property in ``props`` after every step and every kernel
+    follow-up (state properties on the post-state, transition properties on the step), and each step's
+    ``expect`` (errno and return values), like ``tokenproof.trace.execute``."""
+    from types import SimpleNamespace
+
+    from model.sim import apply_rule, collect_garbage
+    from tokenproof.render import errno_name, render_ret
+    from tokenproof.trace import TraceError, _actor, _check_expect, build_world, resolve_args
+
+    out = TraceRun()
+    world = build_world(trace)
+    for k, st in enumerate(trace.steps):
+        rule = rules.get(st.rule)
+        if rule is None:
+            out.stopped = f"step {k}: no rule {st.rule}"
+            break
+        try:
+            actor = _actor(trace, k, rule, world, None)
+            args, binds = resolve_args(trace, k, rule, world, actor)
+            res = apply_rule(world.state, rule, actor, args)
+        except (ModelPreconditionError, TraceError) as e:
+            out.stopped = f"step {k} ({st.rule}) not possible: {str(e)[:120]}"
+            out.mismatches.append(out.stopped)
+            break
+        used = res.ret.pop("_args", args)
+        for sort, table in binds.items():
+            world.names[sort].update(table)
+        world.state = res.post
+        steps = [(res.pre, res.post, StepInfo(rule.name, actor, used, res.errno))]
+        if trace.auto_gc:
+            world.state, recs = collect_garbage(res.post, rules)
+            steps += [(r.outcome.pre, r.outcome.post, StepInfo(r.rule, r.actor, r.args, r.outcome.errno)) for r in recs]
+        for pre, post, info in steps:
+            for pid in violations(props, pre, post, info):
+                out.violated.setdefault(pid, k)
+        if st.expect is not None:
+            sr = SimpleNamespace(errno_name=errno_name(int(res.errno)), expected_errno=None, failures=[],
+                                 ret=render_ret(rule, res.ret, world))
+            _check_expect(trace, k, rule, sr, res.ret, world)
+            out.mismatches += [f"step {k}: {f}" for f in sr.failures]
+        if first_only and out.violated:
+            break
+    return out
+
+
+_CASES: list[TraceCase] | None = None
+
+
+def trace_cases(props: list[Property] | None = None) -> list[TraceCase]:
+    """Every conformance scenario (tests/scenarios/*.json) and every trace of the counterexample corpus
+    (counterexamples/*.json, nt/, found/; other schemas skipped), each run once on the real rules."""
+    global _CASES
+    if _CASES is None:
+        from pathlib import Path
+
+        from model.sim import _RECLAIM
+        from tokenproof.catalog_run import load_catalog
+        from tokenproof.trace import TraceError, load_trace
+
+        import model.rules  # noqa: F401
+
+        root = Path(__file__).resolve().parents[1]
+        props = props if props is not None else judged_properties(load_catalog())
+        files = [("scenario", p) for p in sorted((root / "tests" / "scenarios").glob("*.json"))]
+        for sub in ("", "nt", "found"):
+            files += [("corpus", p) for p in sorted((root / "counterexamples" / sub).glob("*.json"))
+                      if p.name != "MANIFEST.json"]
+        cases = []
+        for kind, p in files:
+            try:
+                tr = load_trace(p)
+            except TraceError:
+                continue  # not a tokenproof-trace/1 file (e.g. an access counterexample)
+            used = {s.rule for s in tr.steps} | ({n for n, _, _ in _RECLAIM} if tr.auto_gc else set())
+            base = run_trace_checked(tr, RULES, props)
+            cases.append(TraceCase(str(p.relative_to(root)), kind, tr, frozenset(used), frozenset(base.violated)))
+        _CASES = cases
+    return _CASES
+
+
+def trace_oracle(m: Mutant, props: list[Property], kind: str, first_only: bool = True,
+                 base: dict[str, Rule] | None = None) -> tuple[dict[str, str], list[str]]:
+    """Run the recorded traces of ``kind`` that evaluate the mutated rule with the mutant's rules:
+    (property -> "kind:file:step" for judged properties violated that the real run does not violate,
+    the files whose expected outcome changes).  A trace that never evaluates the mutated rule runs the
+    same with the mutant (the executor is deterministic), so it is skipped."""
+    rules = m.rules(base)
+    found: dict[str, str] = {}
+    changed: list[str] = []
+    for case in trace_cases():
+        if case.kind != kind or m.rule not in case.rules_used:
+            continue
+        try:
+            run = run_trace_checked(case.trace, rules, props, first_only=first_only and kind != "scenario")
+        except Exception as e:  # noqa: BLE001 - a mutant that crashes the executor: a changed outcome, no kill
+            changed.append(f"{case.path} (executor raised {type(e).__name__})")
+            continue
+        for pid, k in run.violated.items():
+            if pid not in case.baseline:
+                found.setdefault(pid, f"{kind}:{case.path}:{k}")
+        if run.mismatches:
+            changed.append(case.path)
+        if first_only and found and kind != "scenario":
+            break
+    return found, changed
+
 
 def walk_mutant(m: Mutant, props: list[Property], seeds: Iterable[int] = range(6), steps: int = 40,
-                bias: float = 0.5, first_only: bool = False, base: dict[str, Rule] | None = None) -> dict[str, str]:
-    """Run the concrete random-walk oracle on ``m``; return property -> where it was violated."""
+                bias: float = 0.5, first_only: bool = False, base: dict[str, Rule] | None = None,
+                budget: float = 0.0) -> dict[str, str]:
+    """Run the concrete random-walk oracle on ``m``; return property -> where it was violated.
+    ``budget`` > 0: stop starting new steps after that many CPU seconds (a mutant whose walks blow up)."""
+    c0 = time.process_time()
     from model.scenarios import standard
 
     rules = m.rules(base)
@@ -272,6 +437,9 @@ def walk_mutant(m: Mutant, props: list[Property], seeds: Iterable[int] = range(6
                 tries += 1
                 if first_only and found:
                     return found
+                if budget and time.process_time() - c0 > budget:
+                    found.setdefault("__budget__", f"walk:{seed}:{done}")
+                    break
                 threads = sim.state.alive("Thread")
                 if not threads:
                     break
@@ -286,23 +454,62 @@ def walk_mutant(m: Mutant, props: list[Property], seeds: Iterable[int] = range(6
                 record(rec, f"walk:{seed}:{done}")
         except Exception as e:  # noqa: BLE001 - a mutant that crashes the executor: noted, not a kill
             found.setdefault("__crash__", f"walk:{seed}: {type(e).__name__}: {e}")
-        if first_only and any(k != "__crash__" for k in found):
+        if first_only and any(not k.startswith("__") for k in found):
+            break
+        if "__budget__" in found:
             break
     found.pop("__crash__", None)
+    found.pop("__budget__", None)
     return found
 
 
-def bmc_mutant(m: Mutant, props: list[Property], depth: int = 2, timeout_ms: int = 20000,
-               base: dict[str, Rule] | None = None, first_only: bool = True) -> tuple[dict[str, str], list[str]]:
-    """BMC from the standard world with the mutant's rules: property -> "bmc:K"; plus unknown notes."""
-    from tokenproof.bmc import REFUTED, UNKNOWN, run_bmc
+def combined_property(props: list[Property], name: str = "catalog") -> Property:
+    """One transition property that is the conjunction of ``props`` (state properties on the post-state,
+    transition properties on the steps of their rules): one BMC unrolling checks them all.  It is never
+    a judge itself: a refutation is replayed and the catalog properties violated on the replayed trace
+    are the kill (``bmc_mutant``)."""
+    from model.values import and_
 
+    state = [p for p in props if p.kind == "state"]
+    trans = [p for p in props if p.kind == "transition"]
+
+    def check(pre: Any, post: Any, step: StepInfo) -> Any:
+        parts = [p.check(post) for p in state]
+        parts += [p.check(pre, post, step) for p in trans if p.rules is None or step.rule in p.rules]
+        return and_(*parts) if parts else True
+
+    return Property(f"{name}-conjunction", "every judged catalog property", "transition", (), check,
+                    {"kacs": "proved"})
+
+
+def bmc_mutant(m: Mutant, props: list[Property], depth: int = 2, timeout_ms: int = 20000,
+               base: dict[str, Rule] | None = None, first_only: bool = True,
+               budget: float = 0.0) -> tuple[dict[str, str], list[str]]:
+    """BMC from the standard world with the mutant's rules, on the properties the mutant can affect
+    (``relevant``): property -> "bmc:K" for refutations whose counterexample replays on the concrete
+    executor (``tokenproof.replay``), plus the queries that were unknown, not run (``budget``: wall
+    seconds for this mutant's BMC; 0 = none) or whose replay disagreed (a tokenproof bug, never a kill)."""
+    from tokenproof.bmc import REFUTED, UNKNOWN, run_bmc
+    from tokenproof.replay import ReplayMismatch, replay
+
+    t0 = time.perf_counter()
     rules = m.rules(base)
     found: dict[str, str] = {}
     unknown: list[str] = []
-    for p in relevant(props, m, rules):
-        res = run_bmc(p, depth=depth, rules=rules, timeout_ms=timeout_ms, mutant=m.name)
+    todo = relevant(props, m, rules)
+    for i, p in enumerate(todo):
+        left = budget - (time.perf_counter() - t0) if budget else 0.0
+        if budget and left < 1.0:
+            unknown.append(f"budget: {len(todo) - i} of {len(todo)} properties not checked")
+            break
+        tmo = min(timeout_ms, int(left * 1000)) if budget else timeout_ms
+        res = run_bmc(p, depth=depth, rules=rules, timeout_ms=tmo, mutant=m.name)
         if res.verdict == REFUTED:
+            try:
+                replay(res.counterexample(), rules)
+            except ReplayMismatch as e:
+                unknown.append(f"{p.id}: REPLAY MISMATCH (tokenproof bug): {e}")
+                continue
             found[p.id] = f"bmc:{res.depth}"
             if first_only:
                 break
@@ -355,13 +562,90 @@ def _writes(name: str, rules: dict[str, Rule]) -> frozenset[str]:
     return frozenset(f for f, fn in out.post.fns.items() if fn is not pre.fns[f])
 
 
+def observable_difference(m: Mutant, seeds: Iterable[int] = range(6), steps: int = 40, bias: float = 0.5,
+                          base: dict[str, Rule] | None = None) -> str:
+    """Where the mutant first behaves differently from the real rules on the random walks of
+    ``walk_mutant`` (same seeds): each step of the mutated rule is also applied with the real rule to
+    the same pre-state and arguments, and the errno and post-states compared.  "" if no difference
+    (which is evidence for an equivalent mutant, not a proof)."""
+    from model.scenarios import standard
+    from model.sim import apply_rule
+
+    real = dict(base or RULES)
+    rules = m.rules(base)
+    names = sorted(n for n, r in rules.items() if not r.kernel)
+    target = m.rule if not rules[m.rule].kernel else None
+
+    def compare(rec: Any, where: str) -> str:
+        for r in [rec, *rec.kernel_followups]:
+            if r.rule != m.rule:
+                continue
+            try:
+                want = apply_rule(r.outcome.pre, real[r.rule], r.actor, dict(r.args))
+            except ModelPreconditionError:
+                return f"{where}: {r.rule} is not enabled with the real rules"
+            if int(want.errno) != int(r.outcome.errno):
+                return f"{where}: {r.rule} returns errno {int(r.outcome.errno)} instead of {int(want.errno)}"
+            if want.post != r.outcome.post:
+                from model.state import SCHEMA
+
+                fields = [f.name for f in SCHEMA if want.post.raw(f.name) != r.outcome.post.raw(f.name)]
+                return f"{where}: {r.rule} leaves a different state ({', '.join(fields[:4]) or 'universe'})"
+        return ""
+
+    for seed in seeds:
+        rng = random.Random(seed * 7919 + 17)
+        sim = Simulator(standard(), rules=rules)
+        try:
+            for i, (actor, name, args) in enumerate(PREFIX):
+                try:
+                    d = compare(sim.call(name, actor, **args), f"walk:{seed}:prefix{i}")
+                except ModelPreconditionError:
+                    continue
+                if d:
+                    return d
+            done = tries = 0
+            while done < steps and tries < steps * 15:
+                tries += 1
+                threads = sim.state.alive("Thread")
+                if not threads:
+                    break
+                name = target if target and rng.random() < bias else rng.choice(names)
+                actor = rng.choice(threads)
+                try:
+                    rec = sim.call(name, actor, **random_args(rng, sim, rules[name], actor))
+                except ModelPreconditionError:
+                    continue
+                done += 1
+                d = compare(rec, f"walk:{seed}:{done}")
+                if d:
+                    return d
+        except Exception as e:  # noqa: BLE001
+            return f"walk:{seed}: the mutant's executor raised {type(e).__name__}"
+    return ""
+
+
 # ------------------------------------------------------------------ known survivors
 # mutant name -> ("equivalent" | "gap", explanation).  Filled from benchmark runs; docs/soundness.md.
 SURVIVORS: dict[str, tuple[str, str]] = {}
 
 
-def classify(name: str) -> tuple[str, str]:
-    return SURVIVORS.get(name, ("unclassified", "no property refutes it; not yet classified"))
+def classify(name: str, kill: Kill | None = None) -> tuple[str, str]:
+    """The class of a mutant no catalog property killed: the reviewed entry of ``SURVIVORS`` if any;
+    else ``gap`` when the run shows the mutant behaves differently from the real rules (it changes a
+    conformance scenario's expected outcome, or a step of a walk gives another errno or post-state):
+    it is not equivalent and no catalog property catches it; else ``unclassified`` (an equivalent
+    candidate: no difference found, which is not a proof)."""
+    if name in SURVIVORS:
+        return SURVIVORS[name]
+    if kill is not None and kill.scenario_kills:
+        return ("gap", f"changes the expected outcome of {kill.scenario_kills[0]}"
+                + (f" (+{len(kill.scenario_kills) - 1} more)" if len(kill.scenario_kills) > 1 else "")
+                + "; no catalog property is violated")
+    if kill is not None and kill.differs:
+        return ("gap", f"behaves differently from the real rules ({kill.differs}); no catalog property is violated")
+    return ("unclassified", "no property refutes it and no scenario or walk tells it apart from the real rules "
+            "(an equivalent candidate); not yet reviewed")
 
 
 # ------------------------------------------------------------------ the matrix
@@ -370,86 +654,237 @@ class Matrix:
     kills: list[Kill]
     props: list[str]
     seconds: float = 0.0
+    cpu: float = 0.0  # CPU of this process and its workers
 
     @property
     def killed(self) -> list[Kill]:
-        return [k for k in self.kills if k.killed]
+        return [k for k in self.kills if k.verdict == KILLED]
 
     @property
     def survivors(self) -> list[Kill]:
-        return [k for k in self.kills if not k.killed]
+        """Not killed and BMC found nothing within its bound (``unknown`` ones are listed separately)."""
+        return [k for k in self.kills if k.verdict == SURVIVED]
+
+    @property
+    def unknowns(self) -> list[Kill]:
+        return [k for k in self.kills if k.verdict == UNKNOWN]
+
+    @property
+    def not_killed(self) -> list[Kill]:
+        return [k for k in self.kills if k.verdict != KILLED]
 
     @property
     def score(self) -> float:
+        """Catalog kills over all mutants (the headline: unknown counts as not killed)."""
         return len(self.killed) / len(self.kills) if self.kills else 1.0
+
+    @property
+    def scenario_score(self) -> float:
+        """Mutants that change some conformance scenario's expected outcome, over all mutants."""
+        return sum(1 for k in self.kills if k.scenario_kills) / len(self.kills) if self.kills else 1.0
 
     @property
     def adjusted_score(self) -> float:
         """Killed over non-equivalent mutants (equivalent mutants cannot be killed)."""
-        eq = sum(1 for k in self.survivors if classify(k.mutant)[0] == "equivalent")
+        eq = sum(1 for k in self.not_killed if classify(k.mutant, k)[0] == "equivalent")
         n = len(self.kills) - eq
         return len(self.killed) / n if n else 1.0
 
     def as_json(self) -> dict[str, Any]:
-        return {"mutants": len(self.kills), "killed": len(self.killed), "score": round(self.score, 4),
+        return {"mutants": len(self.kills), "killed": len(self.killed), "survived": len(self.survivors),
+                "unknown": len(self.unknowns), "score": round(self.score, 4),
+                "scenario_score": round(self.scenario_score, 4),
                 "adjusted_score": round(self.adjusted_score, 4), "seconds": round(self.seconds, 2),
-                "matrix": {k.mutant: {"killed_by": k.killed_by, "oracle": k.oracle, "note": k.note,
-                                      **({} if k.killed else dict(zip(("class", "why"), classify(k.mutant))))}
+                "cpu_seconds": round(self.cpu, 2),
+                "matrix": {k.mutant: {"verdict": k.verdict, "killed_by": k.killed_by, "oracle": k.oracle,
+                                      "scenario_kills": k.scenario_kills, "unknown": k.unknown, "differs": k.differs,
+                                      "note": k.note,
+                                      "seconds": round(k.seconds, 2), "cpu": round(k.cpu, 2),
+                                      **({} if k.killed else dict(zip(("class", "why"), classify(k.mutant, k))))}
                            for k in self.kills}}
+
+
+ORACLES = ("scenario", "corpus", "walk", "bmc")
+
+
+class _OutOfBudget(BaseException):
+    """Raised by a CPU timer inside an oracle that runs too long (e.g. a mutant of a kernel reclamation
+    rule that makes the garbage collection loop forever); a BaseException so no oracle swallows it."""
+
+
+def _budgeted(seconds: float, fn: Callable[[], Any], default: Any) -> tuple[Any, bool]:
+    """``fn()`` with a CPU-time limit (``signal.ITIMER_VIRTUAL``, main thread only); ``(default, True)``
+    when the limit is hit."""
+    import signal
+    import threading
+
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        return fn(), False
+
+    def alarm(*_: Any) -> None:
+        raise _OutOfBudget()
+
+    old = signal.signal(signal.SIGVTALRM, alarm)
+    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    try:
+        return fn(), False
+    except _OutOfBudget:
+        return default, True
+    finally:
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        signal.signal(signal.SIGVTALRM, old)
 
 
 def evaluate(name: str, prop_ids: list[str] | None = None, depth: int = 2, timeout_ms: int = 20000,
              seeds: int = 6, steps: int = 40, use_bmc: bool = True, full: bool = False,
-             profile: str = "kacs") -> Kill:
-    """Kill one mutant (by name): the concrete oracle first, BMC for survivors."""
+             profile: str = "kacs", bmc_budget: float = 60.0, walk_budget: float = 20.0) -> Kill:
+    """Kill one mutant (by name), cheapest oracle first: (a) the conformance scenarios, (b) the
+    counterexample corpus, then the deterministic random walks, (c) BMC (``bmc_budget`` wall seconds)
+    for what survives.  The scenarios always all run (their expected-outcome changes are the
+    ``scenario_kills`` column); with ``full`` every oracle runs and every violated property is listed."""
     from tokenproof.catalog_run import load_catalog
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     m = all_mutants()[name]
     props = judged_properties(load_catalog(), profile, prop_ids)
     k = Kill(name)
-    k.killed_by = walk_mutant(m, props, range(seeds), steps, first_only=not full)
-    if k.killed_by:
-        k.oracle = "walk"
-    elif use_bmc and depth > 0:
-        found, unknown = bmc_mutant(m, props, depth, timeout_ms, first_only=not full)
-        k.killed_by = found
-        k.oracle = "bmc" if found else ""
-        if unknown:
-            k.note = "BMC unknown: " + "; ".join(unknown[:3])
-    k.seconds = time.perf_counter() - t0
+
+    def take(found: dict[str, str], oracle: str) -> None:
+        for pid, where in found.items():
+            k.killed_by.setdefault(pid, where)
+        if found and not k.oracle:
+            k.oracle = oracle
+
+    (found, k.scenario_kills), out = _budgeted(walk_budget, lambda: trace_oracle(m, props, "scenario",
+                                                                                first_only=not full), ({}, []))
+    take(found, "scenario")
+    if out:
+        k.note = "scenarios out of CPU budget"
+    if full or not k.killed_by:
+        (found, _), out = _budgeted(walk_budget, lambda: trace_oracle(m, props, "corpus", first_only=not full),
+                                    ({}, []))
+        take(found, "corpus")
+        if out:
+            k.note = (k.note + "; " if k.note else "") + "corpus out of CPU budget"
+    if full or not k.killed_by:
+        found, out = _budgeted(walk_budget * 1.5, lambda: walk_mutant(m, props, range(seeds), steps,
+                                                                      first_only=not full, budget=walk_budget), {})
+        take(found, "walk")
+        if out:
+            k.note = "walks out of CPU budget"
+    if not k.killed_by and not k.scenario_kills:
+        k.differs, out = _budgeted(walk_budget, lambda: observable_difference(m, range(seeds), steps), "")
+        if out:
+            k.note = (k.note + "; " if k.note else "") + "difference search out of CPU budget"
+    if not k.killed_by and "out of CPU budget" in k.note:
+        k.unknown.append(k.note)  # an oracle did not finish: not a survivor, unknown
+    k.seconds, k.cpu = time.perf_counter() - t0, time.process_time() - c0
+    if use_bmc and depth > 0 and (full or not k.killed_by):
+        k = bmc_stage(k, prop_ids, depth, timeout_ms, full, profile, bmc_budget)
     return k
+
+
+def bmc_stage(k: Kill, prop_ids: list[str] | None = None, depth: int = 1, timeout_ms: int = 20000,
+              full: bool = False, profile: str = "kacs", bmc_budget: float = 60.0,
+              deadline: float = 0.0) -> Kill:
+    """Oracle (c) for a mutant the cheap oracles did not kill: one BMC query per depth on the conjunction
+    of the properties it can affect (``combined_property``), within ``bmc_budget`` wall seconds and
+    before the absolute ``deadline`` (``time.time()``; 0 = none).  A refutation counts only after its
+    counterexample replays; the kill is the catalog properties violated at the replayed last step.
+    Out of budget or solver unknown: the mutant is ``unknown``, never killed."""
+    from tokenproof.bmc import REFUTED, UNKNOWN, run_bmc
+    from tokenproof.catalog_run import load_catalog
+    from tokenproof.replay import ReplayMismatch, replay
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    m = all_mutants()[k.mutant]
+    rules = m.rules()
+    props = relevant(judged_properties(load_catalog(), profile, prop_ids), m, rules)
+    budget = bmc_budget
+    if deadline:
+        budget = min(budget, deadline - time.time())
+    if budget < 1.0:
+        k.unknown.append("BMC not run: out of time")
+    elif props:
+        res = run_bmc(combined_property(props), depth=depth, rules=rules, mutant=m.name,
+                      timeout_ms=min(timeout_ms * depth, int(budget * 1000)))
+        if res.verdict == REFUTED:
+            try:
+                cex = res.counterexample()
+                rr = replay(cex, rules)
+                last = cex.steps[-1]
+                info = StepInfo(last.rule, last.actor, dict(last.args), rr.errnos[-1])
+                for pid in violations(props, rr.states[-2], rr.states[-1], info):
+                    k.killed_by.setdefault(pid, f"bmc:{res.depth}")
+                if k.killed_by and not k.oracle:
+                    k.oracle = "bmc"
+            except ReplayMismatch as e:
+                k.unknown.append(f"REPLAY MISMATCH (tokenproof bug): {e}")
+        elif res.verdict == UNKNOWN:
+            k.unknown.append(f"BMC unknown at depth {res.depth + 1}: {res.reason}")
+    if k.unknown:
+        k.note = "; ".join(k.unknown[:2])
+    k.seconds += time.perf_counter() - t0
+    k.cpu += time.process_time() - c0
+    return k
+
+
+def _bmc_star(a: tuple) -> Kill:
+    return bmc_stage(*a)
 
 
 def _evaluate_star(a: tuple) -> Kill:
     return evaluate(*a)
 
 
-def kill_matrix(names: list[str] | None = None, prop_ids: list[str] | None = None, depth: int = 2,
-                timeout_ms: int = 20000, jobs: int = 1, seeds: int = 6, steps: int = 40, use_bmc: bool = True,
-                full: bool = False, progress: Callable[[Kill], None] | None = None) -> Matrix:
-    t0 = time.perf_counter()
-    names = names or sorted(all_mutants())
-    work = [(n, prop_ids, depth, timeout_ms, seeds, steps, use_bmc, full) for n in names]
-    kills: list[Kill] = []
-    if jobs > 1:
+def _pool_map(fn: Callable[[tuple], Kill], work: list[tuple], jobs: int,
+              progress: Callable[[Kill], None] | None) -> list[Kill]:
+    out: list[Kill] = []
+    if jobs > 1 and len(work) > 1:
         import multiprocessing as mp
 
         with mp.get_context("fork").Pool(jobs) as pool:
-            for k in pool.imap(_evaluate_star, work):
-                kills.append(k)
+            for k in pool.imap_unordered(fn, work):
+                out.append(k)
                 if progress:
                     progress(k)
     else:
         for w in work:
-            k = _evaluate_star(w)
-            kills.append(k)
+            out.append(fn(w))
             if progress:
-                progress(k)
+                progress(out[-1])
+    return out
+
+
+def kill_matrix(names: list[str] | None = None, prop_ids: list[str] | None = None, depth: int = 1,
+                timeout_ms: int = 20000, jobs: int = 1, seeds: int = 6, steps: int = 40, use_bmc: bool = True,
+                full: bool = False, progress: Callable[[Kill], None] | None = None,
+                bmc_budget: float = 60.0, walk_budget: float = 20.0, deadline: float = 0.0) -> Matrix:
+    """The kill matrix of ``names`` (default: every generated mutant) in two phases: the cheap oracles
+    (scenarios, corpus, walks) for every mutant, then BMC (depth ``depth``) for the ones not killed, each
+    within ``bmc_budget`` wall seconds, none started after ``deadline`` seconds from now (0 = no limit)."""
+    import os
+
+    t0 = time.perf_counter()
+    c0 = os.times()
+    end = time.time() + deadline if deadline else 0.0
+    names = names or sorted(all_mutants())
+    trace_cases()  # run the recorded traces on the real rules once, before forking the workers
+    work = [(n, prop_ids, depth, timeout_ms, seeds, steps, False, full, "kacs", bmc_budget, walk_budget)
+            for n in names]
+    kills = {k.mutant: k for k in _pool_map(_evaluate_star, work, jobs, progress)}
+    if use_bmc and depth > 0:
+        todo = [kills[n] for n in names if full or not kills[n].killed]
+        bwork = [(k, prop_ids, depth, timeout_ms, full, "kacs", bmc_budget, end) for k in todo]
+        for k in _pool_map(_bmc_star, bwork, jobs, progress):
+            kills[k.mutant] = k
     from tokenproof.catalog_run import load_catalog
 
     props = [p.id for p in judged_properties(load_catalog(), "kacs", prop_ids)]
-    return Matrix(kills, props, time.perf_counter() - t0)
+    c1 = os.times()
+    cpu = (c1.user + c1.system + c1.children_user + c1.children_system) - (c0.user + c0.system + c0.children_user
+                                                                          + c0.children_system)
+    return Matrix([kills[n] for n in names], props, time.perf_counter() - t0, cpu)
 
 
 def select_mutants(rules: list[str] | None = None, names: list[str] | None = None) -> list[str]:

@@ -280,3 +280,9 @@ def _einval_for_esrch():
 seed(Mutant("open-thread-token-misreports-esrch", "kacs_open_thread_token",
             "kacs_open_thread_token reports a missing thread or process as EINVAL instead of ESRCH",
             swap=("D", _einval_for_esrch())))
+
+
+# ------------------------------------------------------------------ guards (issue 6: kill-matrix gaps)
+seed(Mutant("set-cloexec-ignores-ebadf", "set_cloexec",
+            "fcntl(F_SETFD) on a token fd does not check the fd is open: it succeeds on a closed fd "
+            "(Appendix A §2)", drop_guard=0))

@@ -214,6 +214,11 @@ MUTANT_TRACES = {
         "anonymous-duplicates-carry-the-anonymous-identity",
         [("init", *OPEN_MAX), ("init", "ioctl_duplicate", {"fd": 3, "primary": False, "level": 0,
                                                             "access_mask": int(D.TOKEN_QUERY)})]),
+    "close-ignores-ebadf": ("no-step-succeeds-on-a-closed-token-fd",
+                            [("sh1", *OPEN_QUERY), ("sh1", "close_handle", {"fd": 3}),
+                             ("sh1", "close_handle", {"fd": 3})]),
+    "set-cloexec-ignores-ebadf": ("no-step-succeeds-on-a-closed-token-fd",
+                                  [("sh1", "set_cloexec", {"fd": 3, "cloexec": False})]),
     "open-thread-token-misreports-esrch": (
         "open-thread-token-fails-only-with-esrch-or-eacces",
         [("init", "kacs_open_thread_token", {"target": 9, "thread": 9, "access_mask": int(D.TOKEN_QUERY)})]),
@@ -221,7 +226,6 @@ MUTANT_TRACES = {
 
 # mutants the bounded model checker covers (their traces need long set-ups or no trace exists)
 UNTRACED = {
-    "close-ignores-ebadf": "equivalent mutant: closing a closed fd changes nothing observable but the errno",
     "install-judges-privilege-on-effective-token": "needs a thread whose effective token holds the privilege its real token lacks",
     "get-linked-token-leaves-the-mask-stale": "needs a linked pair and a caller without SeTcbPrivilege holding TOKEN_QUERY on a member",
 }

@@ -18,7 +18,8 @@ def _split(text: str) -> list[str]:
 @click.option("--rules", "rules", default="", metavar="R,...", help="Only mutants of these rules.")
 @click.option("--mutant", "names", multiple=True, metavar="NAME", help="Only these mutants (repeatable).")
 @click.option("--properties", "props", default="", metavar="P,...", help="Judge with these properties only.")
-@click.option("--depth", default=2, show_default=True, help="BMC depth for mutants the concrete walks miss (0: none).")
+@click.option("--depth", default=1, show_default=True, help="BMC depth for mutants the concrete oracles miss (0: none).")
+@click.option("--bmc-budget", default=60.0, show_default=True, help="BMC wall seconds per mutant (then: unknown).")
 @click.option("--timeout", "timeout_ms", default=20000, show_default=True, help="BMC solver timeout per query (ms).")
 @click.option("--jobs", default=1, show_default=True, help="Parallel worker processes.")
 @click.option("--seeds", default=6, show_default=True, help="Random walks per mutant.")
@@ -27,15 +28,18 @@ def _split(text: str) -> list[str]:
 @click.option("--list", "list_only", is_flag=True, help="List the generated mutants and exit.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--min-score", type=float, default=0.0, help="Exit 1 if the score is below this (0..1).")
-def command(rules, names, props, depth, timeout_ms, jobs, seeds, steps, full, list_only, fmt, min_score):
+def command(rules, names, props, depth, bmc_budget, timeout_ms, jobs, seeds, steps, full, list_only, fmt, min_score):
     """Generate rule mutants and report which properties kill each one.
 
     Operators: drop-guard-K, skip-effect-K, ignore-guards, flip-A-B
     (ult/ule, ugt/uge, eq/ne, has_all/has_any), skip-privilege-check,
-    effective-for-real.  Each mutant is attacked by deterministic random
-    walks of the concrete executor (every property expected to hold is
-    checked after every step), then by BMC at --depth from the standard
-    world.  Induction failure alone is never a kill.
+    effective-for-real.  Each mutant is attacked cheapest first: the
+    conformance scenarios, the counterexample corpus and deterministic
+    random walks on the concrete executor (every property expected to hold
+    is checked after every step), then BMC at --depth from the standard
+    world (a refutation counts once its counterexample replays).  Verdicts:
+    killed, survived, unknown (BMC unknown/out of budget: never killed).
+    Induction failure alone is never a kill.
 
     \b
     Exit codes: 0 done (score >= --min-score); 1 score below --min-score;
@@ -58,11 +62,11 @@ def command(rules, names, props, depth, timeout_ms, jobs, seeds, steps, full, li
 
     def progress(k) -> None:
         if fmt == "table":
-            mark = "killed" if k.killed else "SURVIVED"
+            mark = "killed" if k.killed else k.verdict.upper()
             click.echo(f"  {k.mutant}: {mark} {', '.join(sorted(k.killed_by))[:120]} ({k.seconds:.1f}s)", err=True)
 
     mat = kill_matrix(chosen, prop_ids, depth=depth, timeout_ms=timeout_ms, jobs=jobs, seeds=seeds, steps=steps,
-                      use_bmc=depth > 0, full=full, progress=progress)
+                      use_bmc=depth > 0, full=full, progress=progress, bmc_budget=bmc_budget)
     if fmt == "json":
         click.echo(json.dumps(mat.as_json(), indent=2))
     else:
@@ -70,9 +74,10 @@ def command(rules, names, props, depth, timeout_ms, jobs, seeds, steps, full, li
             if k.killed:
                 click.echo(f"{k.mutant}\tkilled ({k.oracle})\t{', '.join(sorted(k.killed_by))}")
             else:
-                cls, why = classify(k.mutant)
-                click.echo(f"{k.mutant}\tSURVIVED\t{cls}: {why}" + (f" [{k.note}]" if k.note else ""))
+                cls, why = classify(k.mutant, k)
+                click.echo(f"{k.mutant}\t{k.verdict.upper()}\t{cls}: {why}" + (f" [{k.note}]" if k.note else ""))
         click.echo(f"{len(mat.killed)}/{len(mat.kills)} mutants killed ({mat.score:.1%}; "
-                   f"{mat.adjusted_score:.1%} excluding equivalent mutants) in {mat.seconds:.1f}s")
+                   f"{mat.adjusted_score:.1%} excluding equivalent mutants; {len(mat.unknowns)} unknown) "
+                   f"in {mat.seconds:.1f}s")
     if mat.score < min_score:
         sys.exit(1)
