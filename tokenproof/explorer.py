@@ -33,7 +33,7 @@ from model.sim import ModelPreconditionError, apply_rule, collect_garbage
 from model.state import ALIVE_FIELD, SORTS
 from model.world import World, boot, parse_privileges
 from properties.base import Property, StepInfo
-from tokenproof.symmetry import DROPPED_COUNTERS, Canonicalizer
+from tokenproof.symmetry import Canonicalizer
 
 USER_SID = "S-1-5-21-1-1-1-1001"
 DEFAULT_PRIVILEGES = ("SeAssignPrimaryTokenPrivilege", "SeImpersonatePrivilege", "SeTcbPrivilege")
@@ -292,7 +292,8 @@ class Explorer:
                  abstraction: bool = True, max_states: int | None = None, max_seconds: float | None = None,
                  keep_graph: bool = True, progress: Callable[[int, int, int], None] | None = None,
                  profile: str = "kacs", stop_on_all_violated: bool = False,
-                 max_depth: int | None = None):
+                 max_depth: int | None = None, abstraction_rlimit: int | None = None):
+        t_setup = time.perf_counter()
         self.u = u
         self.rules = dict(RULES if rules is None else rules)
         if u.auto_gc:
@@ -322,14 +323,17 @@ class Explorer:
         from tokenproof.encode import state_sids
 
         static = set(state_sids(self.init)) | set(D.WELL_KNOWN_SIDS) | {D.MALFORMED_SID, USER_SID}
-        self.keep = frozenset(counter_readers(self.props)) if abstraction else frozenset()
+        self.abstraction = (abstraction_of(self.rules, self.props, self.init, abstraction_rlimit)
+                            if abstraction else None)
+        self.dropped = self.abstraction.dropped if self.abstraction is not None else frozenset()
         self.canon = Canonicalizer(self.init.universe, frozenset(static), fixed, symmetry=symmetry,
-                                   abstraction=abstraction, keep=self.keep)
+                                   abstraction=abstraction, dropped_fields=self.dropped)
         self.free_only = self._free_only()
         self.state_props = [p for p in self.props.values() if p.kind == "state"]
         self.trans_props = [p for p in self.props.values() if p.kind == "transition"]
         self._trans_for = {n: [p for p in self.trans_props if p.rules is None or n in p.rules]
                            for n in self.step_rules}
+        self.setup_seconds = time.perf_counter() - t_setup  # z3: fresh-slot domains and the abstraction
 
     # ------------------------------------------------------------ successors
     def _free_only(self) -> dict[tuple[str, str], bool]:
@@ -551,25 +555,23 @@ class Explorer:
                           violation={"property": p.id, "step": max(0, len(v.path) - 1), "statement": p.statement})
 
 
-def counter_readers(props: dict[str, Property]) -> set[str]:
-    """The dropped counters (token_id, modified_id, next_token_id) that some checked
-    *state* property reads (recorded on a symbolic state): those are kept (ranked)."""
-    from model.symbolic import Universe as SymUniverse
-    from tokenproof.prover import _ReadRecorder
+_ANALYSES: dict[tuple, Any] = {}
 
-    from model.scenarios import standard
-    from tokenproof.encode import state_sids
 
-    uni = SymUniverse("unbounded", sids=state_sids(standard().state))
-    base = uni.fresh_state("r")
-    out: set[str] = set()
-    for p in props.values():
-        if p.kind != "state":
-            continue
-        rec = _ReadRecorder(base)
-        p.check(rec)
-        out |= rec.reads & set(DROPPED_COUNTERS)
-    return out
+def abstraction_of(rules: dict[str, Rule], props: dict[str, Property], init: ConcreteState,
+                   rlimit: int | None = None):
+    """``tokenproof.abstraction.analyse`` for this rule set, property set and universe
+    (memoised in-process: the analysis runs z3 and takes seconds).  ``rlimit``: the z3
+    resource limit per independence query (lower: faster, possibly fewer fields dropped)."""
+    from tokenproof.abstraction import RLIMIT, analyse
+
+    rl = RLIMIT if rlimit is None else rlimit
+    key = (tuple((n, id(r.fn), r.args) for n, r in rules.items()), tuple(sorted(props)),
+           tuple((s, tuple(init.universe[s])) for s in SORTS), rl)
+    hit = _ANALYSES.get(key)
+    if hit is None or hit[0] != [r.fn for r in rules.values()]:
+        hit = _ANALYSES[key] = ([r.fn for r in rules.values()], analyse(rules, props, init, rl))
+    return hit[1]
 
 
 def _args_text(args: dict[str, Any]) -> str:

@@ -27,17 +27,18 @@ more tie orders than ``tie_limit``, the identity order is taken: the key is
 still sound (never merges non-isomorphic states) but may miss a symmetry; the
 number of such states is reported (``incomplete``).
 
-Abstraction of counters (``ABSTRACTED`` / ``RANKED``):
+Abstraction (``dropped`` / ``RANKED``):
 
-* ``token_id``, ``token_modified_id`` and ``next_token_id`` are dropped from
-  the key.  No rule's precondition, guard or written value reads them except
-  to write these same counters (a copy, ``inc`` or a reset to 0), and no
-  state property reads them; transition properties compare them only between
-  the pre- and post-state of one step, and the explorer evaluates transition
-  properties on concrete steps of concrete (representative) states.  States
-  differing only in these fields have the same steps, errnos and (up to these
-  fields) successors: merging them loses no verdict.  If a checked *state*
-  property reads one of them, it is kept (ranked, below).
+* the fields ``dropped`` are left out of the key.  They are computed per rule
+  set and checked property set by ``tokenproof.abstraction.analyse``, which
+  proves that states differing only in these fields cannot be told apart by
+  any step (preconditions, errnos, arguments, the other fields' new values)
+  nor by any checked property (state properties do not read them; transition
+  properties reading them are proved, per rule, independent of their values
+  before the step).  With the KACS rules and the whole catalog: ``token_id``,
+  ``token_modified_id``, ``next_token_id``, ``token_privs_used``,
+  ``token_default_dacl``, ``token_owner_index``, ``token_group_index``,
+  ``token_scope``, ``token_isolation``.
 * ``next_luid`` and ``sess_luid`` are replaced by their *rank* among the LUID
   values of the state and the constants 998, 999, 1000 (the well-known and
   first dynamic LUIDs): order and equality between LUIDs and with those
@@ -58,7 +59,7 @@ from typing import Any, Iterable
 from model.state import FIELDS, SCHEMA, SORTS, default_of
 
 OBJ_SORTS = ("Thread", "Process", "Token", "Session", "Socket")
-DROPPED_COUNTERS = ("token_id", "token_modified_id", "next_token_id")
+DROPPED_COUNTERS = ("token_id", "token_modified_id", "next_token_id")  # the counters (historical name)
 RANKED = ("next_luid", "sess_luid")
 LUID_CONSTANTS = (998, 999, 1000)
 FD_FIELDS = tuple(f.name for f in SCHEMA if f.keys == ("Process", "Handle"))
@@ -73,14 +74,14 @@ class Canonicalizer:
     fixed: dict[str, frozenset[int]] = field(default_factory=dict)
     symmetry: bool = True
     abstraction: bool = True
-    keep: frozenset[str] = frozenset()  # counters a checked state property reads (ranked, not dropped)
+    dropped_fields: frozenset[str] = frozenset()  # fields left out of the key (tokenproof.abstraction)
     tie_limit: int = 720
     incomplete: int = 0  # states whose key gave up on some ties (sound, maybe not canonical)
     max_ties: int = 0
 
     def __post_init__(self) -> None:
-        dropped = set(DROPPED_COUNTERS) - set(self.keep) if self.abstraction else set()
-        self.ranked = (set(RANKED) | (set(DROPPED_COUNTERS) & set(self.keep))) if self.abstraction else set()
+        dropped = set(self.dropped_fields) if self.abstraction else set()
+        self.ranked = (set(RANKED) - dropped) if self.abstraction else set()
         self.dropped = dropped
         self.obj_fields: dict[str, list[tuple[str, Any, str, Any]]] = {}
         for s in OBJ_SORTS:

@@ -46,12 +46,15 @@ if DEPTH_CAP >= 4:
     MUTANTS.append("free-token-ignores-fds")
 
 
-def bmc_restricted(prop, rules, u: Universe, depth: int) -> int | None:
+def bmc_restricted(props, rules, u: Universe, depth: int) -> dict[str, int | None]:
     """BMC (tokenproof.bmc's Unrolling) with every step's non-object arguments
-    pinned to the explorer's domains: the first violating depth, or None."""
+    pinned to the explorer's domains: per property, the first violating depth, or
+    None.  One unrolling serves every property (each query under its own
+    assumption literal)."""
     world = start_world(u)
     unr = bmc.Unrolling(world.state, rules, extra_elements(u, world), 2, 60_000)
     doms = value_domains(u, rules)
+    found: dict[str, int | None] = {pid: None for pid in props}
     for k in range(depth + 1):
         if k > 0:
             unr.extend()
@@ -63,17 +66,20 @@ def bmc_restricted(prop, rules, u: Universe, depth: int) -> int | None:
                            for a in r.args if a.name in row]
                     rows.append(z3.And(*eqs) if eqs else z3.BoolVal(True))
                 unr.add(z3.Implies(sv.sel == i, z3.Or(*rows)))
-        bad = bmc.violation(prop, unr, k)
-        if bad is False:
-            continue
-        lit = z3.Bool(f"agree_{k}_{unr.uni.tag}")
-        unr.add(z3.Implies(lit, bmc._as_bool(bad)))
-        ans = unr.solver.check(lit)
-        assert ans != z3.unknown, f"BMC unknown on {prop.id} at depth {k}"
-        if ans == z3.sat:
-            return k
-        unr.solver.add(z3.Not(lit))
-    return None
+        for pid, prop in props.items():
+            if found[pid] is not None:
+                continue
+            bad = bmc.violation(prop, unr, k)
+            if bad is False:
+                continue
+            lit = z3.Bool(f"agree_{pid}_{k}_{unr.uni.tag}")
+            unr.add(z3.Implies(lit, bmc._as_bool(bad)))
+            ans = unr.solver.check(lit)
+            assert ans != z3.unknown, f"BMC unknown on {pid} at depth {k}"
+            if ans == z3.sat:
+                found[pid] = k
+            unr.solver.add(z3.Not(lit))  # retire the literal
+    return found
 
 
 def _agree(uname: str, mutant: str | None) -> None:
@@ -89,11 +95,11 @@ def _agree(uname: str, mutant: str | None) -> None:
     # BMC to the explorer's depth: the depth of its complete state graph, or the depth
     # bound up to which it explored every path (DEPTH_CAP, for the test budget)
     depth = DEPTH_CAP if res.bounded else res.depth
-    for pid, p in props.items():
+    got = bmc_restricted(props, rules, u, depth)
+    for pid in props:
         v = res.violations.get(pid)
         exp_depth = v.depth if v is not None and v.depth <= depth else None
-        got = bmc_restricted(p, rules, u, depth)
-        assert got == exp_depth, f"{uname}/{mutant or 'kacs'}: {pid}: explorer {exp_depth} vs BMC {got}"
+        assert got[pid] == exp_depth, f"{uname}/{mutant or 'kacs'}: {pid}: explorer {exp_depth} vs BMC {got[pid]}"
 
 
 @pytest.mark.parametrize("uname", sorted(UNIVERSES))

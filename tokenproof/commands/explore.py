@@ -43,7 +43,7 @@ unexpected violation; 2 bad input.
 @click.option("--max-seconds", type=float, default=None, help="stop after N seconds")
 @click.option("--mutant", default=None, help="explore a seeded mutant's rule set")
 @click.option("--no-symmetry", is_flag=True, help="no canonical renaming")
-@click.option("--no-abstraction", is_flag=True, help="keep every counter in the state key")
+@click.option("--no-abstraction", is_flag=True, help="keep every field in the state key (no abstraction of token contents)")
 @click.option("--property", "prop_ids", multiple=True, help="check only these properties (repeatable)")
 @click.option("--export", "export", default=None, help="write the state graph as GraphML")
 @click.option("--stats", is_flag=True, help="edges per rule, dead rules, states without successor")
@@ -117,8 +117,10 @@ def command(threads, processes, tokens, sessions, sockets, handles, privileges, 
             unexpected.append(pid)
     report = {"universe": u.describe(), "mutant": mutant, "states": res.states, "edges": res.edges,
               "steps": res.steps, "self_loops": res.self_loops, "depth": res.depth, "complete": res.complete,
-              "seconds": round(res.seconds, 2), "peak_python_bytes": peak, "max_rss_bytes": rss,
+              "seconds": round(res.seconds, 2), "setup_seconds": round(ex.setup_seconds, 2),
+              "peak_python_bytes": peak, "max_rss_bytes": rss,
               "symmetry": not no_symmetry, "abstraction": not no_abstraction,
+              "abstracted_fields": sorted(ex.dropped),
               "incomplete_keys": res.incomplete_keys, "properties_checked": len(res.checked),
               "violations": {pid: {"depth": v.depth, "expected": v.expected, "trace": files[pid],
                                    "path": [f"{e['rule']} by {e['actor']} -> {e['errno']}" for e in v.path]}
@@ -144,8 +146,9 @@ def command(threads, processes, tokens, sessions, sockets, handles, privileges, 
         click.echo(f"states {res.states}  edges {res.edges}  steps {res.steps} (unchanged {res.self_loops})  "
                    f"depth {res.depth}  {'complete' if res.complete else 'INCOMPLETE (bound reached)'}")
         mem = f"peak memory {peak / 2**20:.1f} MiB (python), " if trace_memory else ""
-        click.echo(f"time {res.seconds:.2f}s  {mem}max RSS {rss / 2**20:.0f} MiB  "
+        click.echo(f"time {res.seconds:.2f}s (setup {ex.setup_seconds:.1f}s)  {mem}max RSS {rss / 2**20:.0f} MiB  "
                    f"symmetry {'on' if not no_symmetry else 'off'}")
+        click.echo(f"abstraction: {', '.join(sorted(ex.dropped)) + ' left out of the state key' if ex.dropped else 'off' if no_abstraction else 'nothing droppable'}")
         for pid, v in sorted(res.violations.items()):
             tag = "expected" if v.expected else "VIOLATED"
             click.echo(f"{tag}: {pid} after {v.depth} step(s) -> {files[pid]}")
