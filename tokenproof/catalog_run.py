@@ -95,16 +95,9 @@ def bmc_available() -> bool:
 
 def _bmc_search(prop: Property, rules, scenario: str, depth: int, timeout_ms: int, out_dir: Path | None,
                 profile: str) -> tuple[str, Any, str | None, str]:
-    """(verdict, counterexample, file, reason) from BMC; supports ``bmc.check`` (if the module offers it)
-    and ``bmc.run_bmc`` + ``cex`` + ``replay``."""
+    """(verdict, counterexample, file, reason) from ``bmc.run_bmc``; a counterexample is replayed
+    (a disagreement raises) and written to ``out_dir``."""
     from tokenproof import bmc
-
-    if hasattr(bmc, "check"):
-        found = bmc.check(prop, rules=rules, scenario=scenario, depth=depth, timeout_ms=timeout_ms)
-        path = None
-        if found.verdict == "refuted" and out_dir is not None and hasattr(bmc, "write_counterexample"):
-            path = str(bmc.write_counterexample(found, out_dir, profile=profile))
-        return found.verdict, found, path, getattr(found, "reason", "")
     from tokenproof import cex as cexmod
     from tokenproof.replay import replay
 
