@@ -57,7 +57,7 @@ import random
 import time
 import types
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from model import domain as D
 from model.rules.registry import RULES, Rule
@@ -404,16 +404,45 @@ def trace_oracle(m: Mutant, props: list[Property], kind: str, first_only: bool =
     return found, changed
 
 
+def walk_records(rules: dict[str, Rule], rng: random.Random, steps: int, label: str = "walk",
+                 target: str | None = None, bias: float = 0.5) -> Iterator[tuple[Any, str]]:
+    """One deterministic random executor walk from the standard world: the ``PREFIX`` calls, then up to
+    ``steps`` successful calls of random non-kernel rules by random live threads (``target`` drawn with
+    probability ``bias``), arguments from ``random_args``.  Yields (step record, where); the consumer may
+    stop at any point.  Shared by the kill matrix, ``observable_difference`` and the vacuity walks."""
+    from model.scenarios import standard
+
+    names = sorted(n for n, r in rules.items() if not r.kernel)
+    sim = Simulator(standard(), rules=rules)
+    for i, (actor, name, args) in enumerate(PREFIX):
+        try:
+            rec = sim.call(name, actor, **args)
+        except ModelPreconditionError:
+            continue
+        yield rec, f"{label}:prefix{i}"
+    done = tries = 0
+    while done < steps and tries < steps * 15:
+        tries += 1
+        threads = sim.state.alive("Thread")
+        if not threads:
+            break
+        name = target if target and rng.random() < bias else rng.choice(names)
+        actor = rng.choice(threads)
+        try:
+            rec = sim.call(name, actor, **random_args(rng, sim, rules[name], actor))
+        except ModelPreconditionError:
+            continue
+        done += 1
+        yield rec, f"{label}:{done}"
+
+
 def walk_mutant(m: Mutant, props: list[Property], seeds: Iterable[int] = range(6), steps: int = 40,
                 bias: float = 0.5, first_only: bool = False, base: dict[str, Rule] | None = None,
                 budget: float = 0.0) -> dict[str, str]:
     """Run the concrete random-walk oracle on ``m``; return property -> where it was violated.
     ``budget`` > 0: stop starting new steps after that many CPU seconds (a mutant whose walks blow up)."""
     c0 = time.process_time()
-    from model.scenarios import standard
-
     rules = m.rules(base)
-    names = sorted(n for n, r in rules.items() if not r.kernel)
     target = m.rule if not rules[m.rule].kernel else None
     found: dict[str, str] = {}
 
@@ -425,33 +454,14 @@ def walk_mutant(m: Mutant, props: list[Property], seeds: Iterable[int] = range(6
 
     for seed in seeds:
         rng = random.Random(seed * 7919 + 17)
-        sim = Simulator(standard(), rules=rules)
         try:
-            for i, (actor, name, args) in enumerate(PREFIX):
-                try:
-                    record(sim.call(name, actor, **args), f"walk:{seed}:prefix{i}")
-                except ModelPreconditionError:
-                    continue
-            done = tries = 0
-            while done < steps and tries < steps * 15:
-                tries += 1
+            for rec, where in walk_records(rules, rng, steps, f"walk:{seed}", target, bias):
+                record(rec, where)
                 if first_only and found:
                     return found
                 if budget and time.process_time() - c0 > budget:
-                    found.setdefault("__budget__", f"walk:{seed}:{done}")
+                    found.setdefault("__budget__", where)
                     break
-                threads = sim.state.alive("Thread")
-                if not threads:
-                    break
-                name = target if target and rng.random() < bias else rng.choice(names)
-                rule = rules[name]
-                actor = rng.choice(threads)
-                try:
-                    rec = sim.call(name, actor, **random_args(rng, sim, rule, actor))
-                except ModelPreconditionError:
-                    continue
-                done += 1
-                record(rec, f"walk:{seed}:{done}")
         except Exception as e:  # noqa: BLE001 - a mutant that crashes the executor: noted, not a kill
             found.setdefault("__crash__", f"walk:{seed}: {type(e).__name__}: {e}")
         if first_only and any(not k.startswith("__") for k in found):
@@ -568,12 +578,10 @@ def observable_difference(m: Mutant, seeds: Iterable[int] = range(6), steps: int
     ``walk_mutant`` (same seeds): each step of the mutated rule is also applied with the real rule to
     the same pre-state and arguments, and the errno and post-states compared.  "" if no difference
     (which is evidence for an equivalent mutant, not a proof)."""
-    from model.scenarios import standard
     from model.sim import apply_rule
 
     real = dict(base or RULES)
     rules = m.rules(base)
-    names = sorted(n for n, r in rules.items() if not r.kernel)
     target = m.rule if not rules[m.rule].kernel else None
 
     def compare(rec: Any, where: str) -> str:
@@ -595,29 +603,9 @@ def observable_difference(m: Mutant, seeds: Iterable[int] = range(6), steps: int
 
     for seed in seeds:
         rng = random.Random(seed * 7919 + 17)
-        sim = Simulator(standard(), rules=rules)
         try:
-            for i, (actor, name, args) in enumerate(PREFIX):
-                try:
-                    d = compare(sim.call(name, actor, **args), f"walk:{seed}:prefix{i}")
-                except ModelPreconditionError:
-                    continue
-                if d:
-                    return d
-            done = tries = 0
-            while done < steps and tries < steps * 15:
-                tries += 1
-                threads = sim.state.alive("Thread")
-                if not threads:
-                    break
-                name = target if target and rng.random() < bias else rng.choice(names)
-                actor = rng.choice(threads)
-                try:
-                    rec = sim.call(name, actor, **random_args(rng, sim, rules[name], actor))
-                except ModelPreconditionError:
-                    continue
-                done += 1
-                d = compare(rec, f"walk:{seed}:{done}")
+            for rec, where in walk_records(rules, rng, steps, f"walk:{seed}", target, bias):
+                d = compare(rec, where)
                 if d:
                     return d
         except Exception as e:  # noqa: BLE001

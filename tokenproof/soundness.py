@@ -404,43 +404,18 @@ class _Walk:
 def reachable_walks(rules: dict[str, Rule] | None = None, seeds: Iterable[int] = range(4), steps: int = 50) -> _Walk:
     """States and steps of deterministic random executor walks from the standard world (reachable)."""
     from model.scenarios import standard
-    from model.sim import ModelPreconditionError, Simulator
-    from tokenproof.killmatrix import PREFIX, random_args
+    from tokenproof.killmatrix import walk_records
 
     rules = rules or RULES
     w = _Walk()
     init = standard().state
     w.states.append(init)
-    names = sorted(n for n, r in rules.items() if not r.kernel)
     for seed in seeds:
-        rng = random.Random(seed)
-        sim = Simulator(standard(), rules=rules)
-
-        def rec(r: Any) -> None:
+        for r, _ in walk_records(rules, random.Random(seed), steps):
             for x in [r, *r.kernel_followups]:
                 o = x.outcome
                 w.steps.append((o.pre, o.post, StepInfo(x.rule, x.actor, x.args, o.errno)))
                 w.states.append(o.post)
-
-        for actor, name, args in PREFIX:
-            try:
-                rec(sim.call(name, actor, **args))
-            except ModelPreconditionError:
-                pass
-        done = tries = 0
-        while done < steps and tries < steps * 15:
-            tries += 1
-            threads = sim.state.alive("Thread")
-            if not threads:
-                break
-            name = rng.choice(names)
-            actor = rng.choice(threads)
-            try:
-                r = sim.call(name, actor, **random_args(rng, sim, rules[name], actor))
-            except ModelPreconditionError:
-                continue
-            done += 1
-            rec(r)
     return w
 
 
