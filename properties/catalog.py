@@ -4,6 +4,9 @@ in ``properties.base.CATALOG`` (area modules below, one per spec area)."""
 from __future__ import annotations
 
 from properties import (  # noqa: F401  (registration by import)
+    contracts_adjustment,
+    contracts_authority,
+    contracts_lifecycle,
     divergence,
     guards,
     goals,

@@ -146,5 +146,8 @@ def seed(m: Mutant) -> Mutant:
 def load_seeded() -> dict[str, Mutant]:
     """The named mutants the catalog is checked against (see properties/*.py ``mutants=``)."""
     import tokenproof.seeded_mutants  # noqa: F401  (registers with ``seed``)
+    import tokenproof.seeded_contracts_adjustment  # noqa: F401
+    import tokenproof.seeded_contracts_authority  # noqa: F401
+    import tokenproof.seeded_contracts_lifecycle  # noqa: F401
 
     return SEEDED

@@ -23,6 +23,8 @@ from properties.base import StepInfo
 from properties.catalog import CATALOG
 from tokenproof.mutants import load_seeded
 
+from tests.properties import traces_contracts_adjustment, traces_contracts_authority, traces_contracts_lifecycle
+
 SEEDED = load_seeded()
 MAX = int(D.MAXIMUM_ALLOWED)
 IMP, IDENT, DELEG = int(D.IMPERSONATION), int(D.IDENTIFICATION), int(D.DELEGATION)
@@ -223,6 +225,9 @@ MUTANT_TRACES = {
         "open-thread-token-fails-only-with-esrch-or-eacces",
         [("init", "kacs_open_thread_token", {"target": 9, "thread": 9, "access_mask": int(D.TOKEN_QUERY)})]),
 }
+for _area in (traces_contracts_adjustment, traces_contracts_authority, traces_contracts_lifecycle):
+    assert not set(_area.TRACES) & set(MUTANT_TRACES), f"{_area.__name__} redefines a trace"
+    MUTANT_TRACES.update(_area.TRACES)
 
 # mutants the bounded model checker covers (their traces need long set-ups or no trace exists)
 UNTRACED = {
