@@ -614,8 +614,20 @@ def observable_difference(m: Mutant, seeds: Iterable[int] = range(6), steps: int
 
 
 # ------------------------------------------------------------------ known survivors
-# mutant name -> ("equivalent" | "gap", explanation).  Filled from benchmark runs; docs/soundness.md.
-SURVIVORS: dict[str, tuple[str, str]] = {}
+# mutant name -> ("equivalent" | "gap", explanation): the reviewed survivors, declared beside the
+# rule-contract properties of each rule family (``SURVIVORS_<AREA>`` in properties/contracts_*.py).
+def _reviewed_survivors() -> dict[str, tuple[str, str]]:
+    from properties import contracts_adjustment, contracts_authority, contracts_lifecycle
+
+    out: dict[str, tuple[str, str]] = {}
+    for mod in (contracts_adjustment, contracts_authority, contracts_lifecycle):
+        for name, value in vars(mod).items():
+            if name.startswith("SURVIVORS_"):
+                out.update(value)
+    return out
+
+
+SURVIVORS: dict[str, tuple[str, str]] = _reviewed_survivors()
 
 
 def classify(name: str, kill: Kill | None = None) -> tuple[str, str]:
