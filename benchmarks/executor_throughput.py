@@ -15,6 +15,7 @@ semantics too (same seed and steps: same digest).
 
     .venv/bin/python benchmarks/executor_throughput.py [--steps N] [--gc-steps N] [--repeat K] [--profile]
     .venv/bin/python benchmarks/executor_throughput.py --full-gc   # the unscheduled reference collection
+    .venv/bin/python benchmarks/executor_throughput.py --all-rules # every thread-made rule, not only those
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import model.rules  # noqa: E402,F401
 from model import domain as D  # noqa: E402
 from model.rules.registry import RULES  # noqa: E402
 from model.scenarios import standard  # noqa: E402
-from model.sim import ModelPreconditionError, apply_rule, collect_garbage, collect_garbage_full  # noqa: E402
+from model.sim import collect_garbage, collect_garbage_full, try_apply_rule  # noqa: E402
 from model.state import SCHEMA  # noqa: E402
 from model.values import BV  # noqa: E402
 
@@ -107,30 +108,44 @@ def state_digest(state) -> str:
     return h.hexdigest()
 
 
-def run(steps: int, gc: bool, seed: int = 7, full_gc: bool = False) -> tuple[int, int, float, float, str]:
+def rule_names(all_rules: bool = False) -> list[str]:
+    """The rules a run draws from: ``WANTED`` (lifecycle and impersonation), or every
+    thread-made rule of the registry (``--all-rules``; the kernel's come from auto-GC)."""
+    if all_rules:
+        return sorted(n for n, r in RULES.items() if not r.kernel)
+    return [n for n in WANTED if n in RULES]
+
+
+def run(steps: int, gc: bool, seed: int = 7, full_gc: bool = False,
+        all_rules: bool = False) -> tuple[int, int, float, float, str]:
     """``steps`` random steps; returns (steps, skipped, wall seconds, CPU seconds, digest)."""
     rng = random.Random(seed)
-    rules = [RULES[n] for n in WANTED if n in RULES]
+    rules = [RULES[n] for n in rule_names(all_rules)]
     state = standard().state
     fixpoint = None  # the last collection's result: nothing reclaimable there
-    outcomes = hashlib.sha256()
+    # what the digest hashes, in order (hashed once at the end: the same digest as updating
+    # the hash with each part in turn)
+    parts: list[bytes] = []
+    add = parts.append
     done = skipped = 0
     t0, c0 = time.perf_counter(), time.process_time()
     while done < steps:
         threads = state.alive("Thread")
+        if not threads:  # every process exited (process_exit is among --all-rules): start again
+            state, fixpoint = standard().state, None
+            threads = state.alive("Thread")
         actor = rng.choice(threads)
         rule = rng.choice(rules)
         if rule.name in ("fork", "clone_thread") and len(threads) >= MAX_THREADS:
             rule = RULES["thread_exit"] if rng.random() < 0.5 else RULES["kacs_revert"]
-        try:
-            out = apply_rule(state, rule, actor, random_args(rng, rule, state, actor))
-        except ModelPreconditionError:
+        out = try_apply_rule(state, rule, actor, random_args(rng, rule, state, actor))
+        if out is None:  # not enabled (ModelPreconditionError for apply_rule)
             skipped += 1
             if skipped > 50 * (done + 1):
                 state = standard().state  # stuck (e.g. every process exec'd down to one thread): restart
                 fixpoint = None
             continue
-        outcomes.update(f"{rule.name}{actor}{int(out.errno)}".encode())
+        add(f"{rule.name}{actor}{int(out.errno)}".encode())
         state = out.post
         if gc:
             if full_gc:
@@ -138,9 +153,10 @@ def run(steps: int, gc: bool, seed: int = 7, full_gc: bool = False) -> tuple[int
             else:
                 state, recs = collect_garbage(state, since=fixpoint)
                 fixpoint = state
-            outcomes.update(repr([(r.rule, r.args) for r in recs]).encode())
+            add(repr([(r.rule, r.args) for r in recs]).encode() if recs else b"[]")
         done += 1
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    outcomes = hashlib.sha256(b"".join(parts))
     outcomes.update(state_digest(state).encode())
     return done, skipped, wall, cpu, outcomes.hexdigest()[:16]
 
@@ -153,12 +169,16 @@ def main() -> None:
     ap.add_argument("--full-gc", action="store_true", help="offer every token and session after every step "
                     "(collect_garbage_full, the reference) instead of the scheduled collection")
     ap.add_argument("--profile", action="store_true", help="print the cProfile hot spots (with auto-GC)")
+    ap.add_argument("--all-rules", action="store_true", help="draw from every thread-made rule, not only "
+                    "the lifecycle and impersonation ones")
     ns = ap.parse_args()
-    present = [n for n in WANTED if n in RULES]
-    print(f"executor throughput, standard world, seed 7, rules: {', '.join(present)}")
+    present = rule_names(ns.all_rules)
+    label = f"all {len(present)} thread-made rules" if ns.all_rules else ", ".join(present)
+    print(f"executor throughput, standard world, seed 7, rules: {label}")
     print(f"target: >= {TARGET:,} steps/s; best of {ns.repeat} runs")
     for gc in (False, True):
-        runs = [run(ns.gc_steps if gc else ns.steps, gc, full_gc=ns.full_gc) for _ in range(ns.repeat)]
+        runs = [run(ns.gc_steps if gc else ns.steps, gc, full_gc=ns.full_gc, all_rules=ns.all_rules)
+                for _ in range(ns.repeat)]
         done, skipped, _, _, digest = runs[0]
         wall, cpu = min(r[2] for r in runs), min(r[3] for r in runs)
         rate, cpu_rate = done / wall if wall else float("inf"), done / cpu if cpu else float("inf")
@@ -170,7 +190,7 @@ def main() -> None:
     if ns.profile:
         prof = cProfile.Profile()
         prof.enable()
-        run(ns.gc_steps, True, full_gc=ns.full_gc)
+        run(ns.gc_steps, True, full_gc=ns.full_gc, all_rules=ns.all_rules)
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
 

@@ -298,6 +298,12 @@ class ConcreteState(State):
         if type(old) is Ids and type(ids) is Ids and (not old or ids[len(old)] > old[-1]):
             # ``ids`` is ``old`` followed by the new ids (all larger): remember that
             uni.lineage = (self.universe, sort, old, ids)
+            hit = self._cache.get(sort)
+            if hit is not None and hit[0] is old and sort in ALIVE_FIELD and hit[1] is self.__dict__[ALIVE_FIELD[sort]]:
+                # the alive list of the grown universe: the old one plus the appended ids that are alive
+                d = hit[1]
+                extra = [x for x in ids[len(old):] if d.get(x)]
+                self._cache[sort] = (ids, d, hit[2] + extra if extra else hit[2])
         else:
             uni.lineage = None
         return ConcreteState._make(self.__dict__, uni, self._cache)  # shares the field data
@@ -477,7 +483,12 @@ class ConcreteState(State):
         old = {name: parent[name] for name in changed}
         store["_gen"] = next(_GEN)
         store["_delta"] = (parent["_gen"], written, old)
-        return ConcreteState._make(store, self.universe, self._cache)
+        cache = self._cache
+        if cache:
+            for name, sort in _ALIVE_ITEMS:
+                if name in changed:
+                    _advance_alive(cache, sort, self.universe[sort], old[name], store[name], written, name)
+        return ConcreteState._make(store, self.universe, cache)
 
     # ------------------------------------------------------------ comparison and display
     def value(self, name: str, key: Any = None) -> Any:
@@ -502,6 +513,35 @@ class ConcreteState(State):
 
     def __hash__(self) -> int:  # pragma: no cover - states are compared, not hashed
         return id(self)
+
+
+_ALIVE_ITEMS = tuple((f, sort) for sort, f in ALIVE_FIELD.items())
+
+
+def _advance_alive(cache: dict, sort: str, uni: tuple, d_old: dict, d_new: dict,
+                   written: list[tuple[str, Any]], name: str) -> None:
+    """Carry the cached alive list of ``sort`` (``ConcreteState.alive``) across a step that
+    changed its alive field from ``d_old`` to ``d_new`` by the ``written`` keys of ``name``:
+    the same list that ``alive`` would compute, ``[x for x in uni if d_new.get(x)]``, made
+    from the old one by inserting or removing the written keys only.  Leaves the cache as it
+    is when it does not hold the list for ``(uni, d_old)`` (``alive`` then recomputes)."""
+    hit = cache.get(sort)
+    if hit is None or hit[0] is not uni or hit[1] is not d_old or type(uni) is not Ids:
+        return
+    out = list(hit[2])
+    for field_name, k in written:
+        if field_name != name:
+            continue
+        if type(k) is not int:
+            return
+        i = bisect_left(out, k)
+        present = i < len(out) and out[i] == k
+        if bool(d_new.get(k)) and contains(uni, k):
+            if not present:
+                out.insert(i, uni[bisect_left(uni, k)])  # the universe's own id object, as ``alive`` lists it
+        elif present:
+            del out[i]
+    cache[sort] = (uni, d_new, out)
 
 
 def next_free(ids: Iterable[int], start: int = 0) -> int:

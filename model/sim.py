@@ -125,6 +125,15 @@ def allocate_fresh(state: ConcreteState, rule: Rule, actor: Any, args: dict[str,
 
 def apply_rule(state: ConcreteState, rule: Rule, actor: Any, args: dict[str, Any]) -> Outcome:
     """One step; raises ``ModelPreconditionError`` if the step is not enabled."""
+    out = try_apply_rule(state, rule, actor, args)
+    if out is None:
+        raise ModelPreconditionError(f"{rule.name} is not possible here (its model preconditions do not hold)")
+    return out
+
+
+def try_apply_rule(state: ConcreteState, rule: Rule, actor: Any, args: dict[str, Any]) -> Outcome | None:
+    """``apply_rule``, with None instead of the exception when the step is not enabled
+    (for callers that expect many steps not to be, such as random walks)."""
     fresh, objs = _arg_plan(rule)
     if fresh:
         state, args = allocate_fresh(state, rule, actor, args)
@@ -141,7 +150,7 @@ def apply_rule(state: ConcreteState, rule: Rule, actor: Any, args: dict[str, Any
             state = state.copy_with_universe(sort, [v])
     out = rule.apply(state, actor, args)
     if not out.enabled:
-        raise ModelPreconditionError(f"{rule.name} is not possible here (its model preconditions do not hold)")
+        return None
     out.ret.setdefault("_args", args)
     return out
 
@@ -309,8 +318,16 @@ def _collect_scheduled(state: ConcreteState, rules: dict[str, Rule],
     within a rule's turn, the same order (ascending ids: the universe's order)
     over the same snapshot of live objects, taken when the turn starts.
     Objects it does not offer are ones the rule would not reclaim (module
-    docstring), so the same reclamations happen in the same order."""
+    docstring), so the same reclamations happen in the same order.
+
+    A candidate is offered once, and again only after a later reclamation made
+    it a candidate again (``pending``).  A refused offer stays refused until
+    some transition makes the rule enabled for that object, and the object is
+    then a candidate of that transition (the completeness argument of the
+    module docstring, applied to the reclamation's own transition): so every
+    offer left out is one the full pass makes and the rule refuses."""
     records: list[StepRecord] = []
+    pending: dict[str, set | None] = {s: (None if c is None else set(c)) for s, c in cands.items()}
     changed = True
     while changed:
         changed = False
@@ -322,24 +339,31 @@ def _collect_scheduled(state: ConcreteState, rules: dict[str, Rule],
             alive = state.raw(ALIVE_FIELD[sort])  # the live snapshot of ``state.alive(sort)``
             last = None
             while True:
-                oid = _next_offer(uni, alive, cands[sort], last)
+                pool = pending[sort]
+                if pool is not None and not pool:
+                    break
+                oid = _next_offer(uni, alive, pool, last)
                 if oid is None:
                     break
                 last = oid
+                if pool is not None:
+                    pool.discard(oid)
                 out = rule.apply(state, None, {key: oid})
                 if out.enabled and int(out.errno) == 0:
                     records.append(StepRecord(None, name, {key: oid}, out))
                     prev, state = state, out.post
                     changed = True
-                    if cands["Token"] is None:
+                    if pending["Token"] is None:
                         continue
                     delta = state.__dict__["_delta"]
                     if state.universe is not prev.universe or delta is None or delta[0] != prev.__dict__["_gen"]:
-                        cands = {"Token": None, "Session": None}  # delta unknown: offer everything from now on
+                        pending = {"Token": None, "Session": None}  # delta unknown: offer everything from now on
                         continue
-                    seen = set(cands["Token"])
-                    _add_delta_candidates(state, delta[1], delta[2], cands)
-                    _add_session_of_tokens(state, cands["Token"] - seen, cands)
+                    new: dict[str, set] = {"Token": set(), "Session": set()}
+                    _add_delta_candidates(state, delta[1], delta[2], new)
+                    _add_session_of_tokens(state, list(new["Token"]), new)  # 5, for every token made a candidate again
+                    pending["Token"] |= new["Token"]
+                    pending["Session"] |= new["Session"]
     return state, records
 
 

@@ -42,31 +42,58 @@ class BV(int):
     def __str__(self) -> str:
         return int.__repr__(self)
 
+    # The operators build their result directly (``_bv``): the value ``BV(op(int(self),
+    # int(other)), self.width)`` would have, without the calls in between.  ``int.__or__``
+    # and friends take ``bool``s and ``BV``s as the ints they are, as ``int(other)`` does;
+    # anything else (a z3 term, whose own reflected operator builds the term) goes the
+    # original way.
     def _wrap(self, other: Any, op) -> Any:
         if isinstance(other, z3.ExprRef):
             return NotImplemented
         return BV(op(int(self), int(other)), self.width)
 
     def __or__(self, other):
+        if type(other) in _PLAIN_INTS:
+            w = self.width
+            return _bv(_int_or(self, other) & ((1 << w) - 1), w)
         return self._wrap(other, int.__or__)
 
     __ror__ = __or__
 
     def __and__(self, other):
+        if type(other) in _PLAIN_INTS:
+            w = self.width
+            return _bv(_int_and_op(self, other) & ((1 << w) - 1), w)
         return self._wrap(other, int.__and__)
 
     __rand__ = __and__
 
     def __xor__(self, other):
+        if type(other) in _PLAIN_INTS:
+            w = self.width
+            return _bv(_int_xor(self, other) & ((1 << w) - 1), w)
         return self._wrap(other, int.__xor__)
 
     __rxor__ = __xor__
 
     def __invert__(self):
-        return BV(~int(self), self.width)
+        w = self.width
+        return _bv(_int_invert(self) & ((1 << w) - 1), w)
 
     def __hash__(self) -> int:
         return int.__hash__(self)
+
+
+_int_new = int.__new__
+_int_or, _int_and_op, _int_xor, _int_invert = int.__or__, int.__and__, int.__xor__, int.__invert__
+_PLAIN_INTS = frozenset((int, bool, BV))
+
+
+def _bv(value: int, width: int) -> BV:
+    """``BV(value, width)`` for a ``value`` already in ``[0, 2**width)``."""
+    obj = _int_new(BV, value)
+    obj.width = width
+    return obj
 
 
 _ExprRef = z3.ExprRef
@@ -316,6 +343,9 @@ def has_any(mask: Any, bits: Any) -> Any:
 
 def clear(mask: Any, bits: Any) -> Any:
     """``mask`` without ``bits`` (safe for Python ints: no negative numbers)."""
+    tm = type(mask)
+    if tm is BV and type(bits) in _PLAIN_INTS:  # the concrete BV case below, without the calls
+        return _bv(_int_and_op(mask, ~_int_new(int, bits)) & ((1 << mask.width) - 1), mask.width)
     if isinstance(mask, _ExprRef) or isinstance(bits, _ExprRef):
         return mask & ~bits if is_sym(bits) else mask & ~int(bits)
     if isinstance(mask, BV):  # keep the width, so the result still lifts in a symbolic ite
