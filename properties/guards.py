@@ -6,8 +6,11 @@ property here closes such a gap (docs/soundness.md, "Survivors")."""
 
 from __future__ import annotations
 
-from model.values import implies, ne, not_, or_
+from model import domain as D
+from model.rules.common import effective_token, holds
+from model.values import and_, eq, has_all, implies, ite, ne, not_, or_
 from properties.base import prop
+from properties.catalog_support import IOCTL_RIGHTS
 
 # every rule that operates on existing token fds of the calling process: rule -> its fd arguments
 FD_ARGS: dict[str, tuple[str, ...]] = {
@@ -37,4 +40,53 @@ def no_success_on_closed_fd(pre, post, step):
     return implies(closed, ne(step.errno, 0))
 
 
-__all__ = ["FD_ARGS", "no_success_on_closed_fd"]
+# requirements a rule's syscall table lists before its fd arguments (rule -> rows (holds, errno)):
+# KACS_IOC_LINK_TOKENS "Requires SeTcbPrivilege" first (Appendix A §2; DECISIONS.md guard order), on the
+# caller's effective token (§7.1 standalone gate)
+BEFORE_FDS = {
+    "ioctl_link_tokens": lambda pre, step: [(holds(pre, effective_token(pre, step.actor), D.SE_TCB), D.EPERM)],
+}
+
+
+def fd_rows(pre, step):
+    """The fd requirements of a rule in its table's order, each with its errno: the requirements listed
+    before the fds, then every fd argument open in the caller's process (EBADF), then each fd's cached mask
+    holding the right the call needs (EACCES, ``IOCTL_RIGHTS``)."""
+    p = pre.thread_proc[step.actor]
+    names = FD_ARGS[step.rule]
+    rows = list(BEFORE_FDS[step.rule](pre, step)) if step.rule in BEFORE_FDS else []
+    rows.append((and_(*(pre.fd_open[p, step.args[a]] for a in names)), D.EBADF))
+    needs = IOCTL_RIGHTS.get(step.rule, ())
+    if needs:
+        rows.append((and_(*(has_all(pre.fd_mask[p, step.args[a]], right) for a, right in needs)), D.EACCES))
+    return rows
+
+
+@prop("a-closed-fd-fails-with-ebadf-and-a-missing-handle-right-with-eacces",
+      "Every close, fcntl(F_SETFD), token ioctl and external primary replacement whose fd requirements are "
+      "not all met fails with the errno of the first unmet one: EBADF when one of its token fd arguments is not "
+      "open in the calling process, else EACCES when the cached mask of one of them lacks the right the call "
+      "needs (TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_IMPERSONATE, TOKEN_QUERY, TOKEN_ADJUST_*), "
+      "KACS_IOC_LINK_TOKENS checking SeTcbPrivilege (EPERM) before its fds.",
+      kind="transition", sections=("Appendix A §2", "§4.8", "§13.2"),
+      clauses=("IOCTL-01", "RIGHTS-16", "IOCTL-12", "IOCTL-16", "IOCTL-21", "IOCTL-24", "IOCTL-27", "IOCTL-28",
+               "IOCTL-29", "IOCTL-34", "IOCTL-37", "LIFE-23"),
+      expect={"kacs": "proved", "nt": "proved"}, rules=tuple(sorted(FD_ARGS)),
+      mutants=("adjust-groups-checks-the-right-before-the-fd", "install-accepts-an-fd-without-assign-primary",
+               "link-tokens-checks-the-fds-before-tcb"))
+def fd_errno_precedence(pre, post, step):
+    """Appendix A §2: "Each token fd carries a per-handle access mask that gates which ioctls the holder can
+    call" (IOCTL-01), each ioctl naming the right it requires (IOCTL-12 ... IOCTL-37); §4.8 Access check model:
+    "subsequent operations verify the cached mask" (RIGHTS-16); §4.3 external replacement needs
+    TOKEN_ASSIGN_PRIMARY on the fd (LIFE-23).  A closed fd carries no handle at all, so it is reported
+    first (EBADF), as Linux does for any fd syscall; the orders are DECISIONS.md's guard orders."""
+    if step.rule not in FD_ARGS:
+        return True
+    rows = fd_rows(pre, step)
+    expected = D.OK
+    for cond, errno in reversed(rows):
+        expected = ite(cond, expected, errno)
+    return implies(not_(and_(*(c for c, _ in rows))), eq(step.errno, expected))
+
+
+__all__ = ["BEFORE_FDS", "FD_ARGS", "fd_errno_precedence", "fd_rows", "no_success_on_closed_fd"]

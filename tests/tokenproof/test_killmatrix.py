@@ -72,14 +72,15 @@ def test_the_scenario_oracle_kills_with_a_catalog_property(props):
 
 
 def test_a_changed_scenario_outcome_is_not_a_catalog_kill(props):
-    """socket_create without its first effect: the impersonate-peer scenarios no longer get the errno they
-    expect (a scenario kill), but no catalog property is violated: the mutant is not 'killed' and is
-    classified a gap."""
+    """kernel_destroy_session with its precondition's ne read as eq is never enabled: the kernel-destroy
+    scenario no longer gets the outcome it expects (a scenario kill), but no catalog property is violated
+    (no transition property sees a step that never happens): the mutant is not 'killed' and is classified a
+    gap."""
     from tokenproof.killmatrix import SURVIVED, classify, evaluate
 
-    k = evaluate("socket_create/skip-effect-0", use_bmc=False, seeds=2, steps=20)
+    k = evaluate("kernel_destroy_session/flip-ne-eq", use_bmc=False, seeds=2, steps=20)
     assert not k.killed and k.verdict == SURVIVED
-    assert "tests/scenarios/impersonate-peer-capped-ok.json" in k.scenario_kills
+    assert "tests/scenarios/kernel-destroy-session-ok.json" in k.scenario_kills
     assert classify(k.mutant, k)[0] == "gap"
 
 
