@@ -37,6 +37,10 @@ catalog the analysis drops ``token_id``, ``token_modified_id``,
 themselves again (copy, increment, ``used | bit``) and by transition properties
 comparing them across one step whose verdict is independent of their values
 before the step (``used`` stays a superset; a successful adjustment adds one).
+
+The same analysis also finds the (transition property, rule) pairs that are
+*one-step valid*: true on every enabled step of the rule from every state of the
+universe (``valid_steps``); the explorer does not evaluate those checks.
 """
 
 from __future__ import annotations
@@ -60,6 +64,11 @@ class Analysis:
     dropped: frozenset[str]
     reasons: dict[str, str] = field(default_factory=dict)  # field kept -> why (first reason found)
     checks: int = 0  # z3 independence queries run
+    # (transition property, rule) pairs proved to hold on every enabled step of the rule from
+    # every state of the universe (one-step validity, no invariant assumed): the explorer
+    # need not evaluate them (``valid_steps``)
+    valid: frozenset[tuple[str, str]] = frozenset()
+    valid_checks: int = 0
 
 
 def _universe(init: Any = None):
@@ -223,7 +232,51 @@ def analyse(rules: dict[str, Rule], props: dict[str, Property], init: Any = None
                 for f in suspects:
                     reasons[f] = f"the transition property {pid} may depend on it ({name})"
                 cand = close(cand - suspects)
-    return Analysis(frozenset(cand), reasons, checks)
+    valid, vchecks = valid_steps(uni, pre, rules, props, outs)
+    return Analysis(frozenset(cand), reasons, checks, valid, vchecks)
+
+
+VALID_RLIMIT = 1_000_000  # z3 resource units per one-step validity query (deterministic)
+
+
+def valid_steps(uni: Any, pre: Any, rules: dict[str, Rule], props: dict[str, Property], outs: dict,
+                rlimit: int = VALID_RLIMIT) -> tuple[frozenset[tuple[str, str]], int]:
+    """The (transition property, rule) pairs whose verdict is true on *every* enabled step of
+    the rule from *every* state of the universe: the verdict term, built from the rule's own
+    symbolic terms (single source), is the constant true, or z3 proves ``enabled and not
+    verdict`` unsatisfiable within ``rlimit`` (deterministic; unknown or sat: not valid).
+    No invariant is assumed (the pre-state is arbitrary), so such a check can never fail in
+    the explorer and is skipped there.  A mutant gets its own analysis: a broken rule's
+    pairs are not valid (z3 finds the counter-model) and stay checked."""
+    valid: set[tuple[str, str]] = set()
+    checks = 0
+    for p in props.values():
+        if p.kind != "transition":
+            continue
+        for name in rules:
+            if p.rules is not None and name not in p.rules:
+                continue
+            actor, args, o = outs[name]
+            try:
+                v = p.check(pre, o.post, StepInfo(name, actor, args, o.errno))
+            except Exception:  # a property that cannot be evaluated symbolically: keep checking it
+                continue
+            if not is_sym(v):
+                if bool(v):
+                    valid.add((p.id, name))
+                continue
+            v = z3.simplify(v)
+            if z3.is_true(v):
+                valid.add((p.id, name))
+                continue
+            checks += 1
+            en = o.enabled if is_sym(o.enabled) else z3.BoolVal(bool(o.enabled))
+            sv = z3.Solver()
+            sv.set("rlimit", rlimit)
+            sv.add(*uni.axioms, en, z3.Not(v))
+            if sv.check() == z3.unsat:
+                valid.add((p.id, name))
+    return frozenset(valid), checks
 
 
 def _key_type(sort: str):

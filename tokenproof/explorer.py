@@ -4,7 +4,10 @@ The explorer enumerates every state reachable from a start world with the
 concrete executor, breadth-first, applying every rule by every live thread
 with every argument combination from finite *domains*, and checks every
 state property on every new state and every transition property on every
-step.  States are identified by canonical keys (``tokenproof.symmetry``), so
+step of the rules it is scoped to (except the (property, rule) pairs z3 proves
+true on every step from every state: ``tokenproof.abstraction.valid_steps``;
+and a property already violated is not evaluated again: BFS reported its
+shortest violation).  States are identified by canonical keys (``tokenproof.symmetry``), so
 isomorphic states are one node; the state graph is a networkx ``MultiDiGraph``.
 
 A *universe* (``Universe``) bounds the objects: a fixed number of slots per
@@ -271,6 +274,7 @@ class ExploreResult:
     depth: int = 0  # BFS depth of the deepest state
     complete: bool = True  # every reachable state explored (no --max-states / time cut)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # process CPU time of the exploration (the machine may be shared)
     peak_memory: int = 0  # bytes (tracemalloc peak, if tracing)
     violations: dict[str, Violation] = field(default_factory=dict)
     rule_stats: dict[str, RuleStats] = field(default_factory=dict)
@@ -292,7 +296,8 @@ class Explorer:
                  abstraction: bool = True, max_states: int | None = None, max_seconds: float | None = None,
                  keep_graph: bool = True, progress: Callable[[int, int, int], None] | None = None,
                  profile: str = "kacs", stop_on_all_violated: bool = False,
-                 max_depth: int | None = None, abstraction_rlimit: int | None = None):
+                 max_depth: int | None = None, abstraction_rlimit: int | None = None,
+                 prune_valid: bool = True, max_cpu_seconds: float | None = None):
         t_setup = time.perf_counter()
         self.u = u
         self.rules = dict(RULES if rules is None else rules)
@@ -312,6 +317,7 @@ class Explorer:
         self.domains = value_domains(u, self.step_rules)
         self.max_states = max_states
         self.max_seconds = max_seconds
+        self.max_cpu_seconds = max_cpu_seconds  # a bound on the process CPU time of run()
         self.keep_graph = keep_graph
         self.progress = progress
         self.stop_on_all_violated = stop_on_all_violated
@@ -323,16 +329,25 @@ class Explorer:
         from tokenproof.encode import state_sids
 
         static = set(state_sids(self.init)) | set(D.WELL_KNOWN_SIDS) | {D.MALFORMED_SID, USER_SID}
-        self.abstraction = (abstraction_of(self.rules, self.props, self.init, abstraction_rlimit)
-                            if abstraction else None)
+        # the z3 analysis of the rule set (tokenproof.abstraction): the droppable fields (used
+        # only with ``abstraction``) and the one-step-valid (transition property, rule) pairs
+        # (used with ``prune_valid``: such checks cannot fail, so they are not evaluated)
+        self.analysis = (abstraction_of(self.rules, self.props, self.init, abstraction_rlimit)
+                         if abstraction or prune_valid else None)
+        self.abstraction = self.analysis if abstraction else None
         self.dropped = self.abstraction.dropped if self.abstraction is not None else frozenset()
+        self.valid_pairs = self.analysis.valid if (prune_valid and self.analysis is not None) else frozenset()
         self.canon = Canonicalizer(self.init.universe, frozenset(static), fixed, symmetry=symmetry,
                                    abstraction=abstraction, dropped_fields=self.dropped)
         self.free_only = self._free_only()
         self.state_props = [p for p in self.props.values() if p.kind == "state"]
         self.trans_props = [p for p in self.props.values() if p.kind == "transition"]
-        self._trans_for = {n: [p for p in self.trans_props if p.rules is None or n in p.rules]
+        self._trans_for = {n: [p for p in self.trans_props if (p.rules is None or n in p.rules)
+                               and (p.id, n) not in self.valid_pairs]
                            for n in self.step_rules}
+        self._state_props0, self._trans_for0 = list(self.state_props), dict(self._trans_for)
+        self.trans_checks_skipped = sum(1 for p in self.trans_props for n in self.step_rules
+                                        if (p.rules is None or n in p.rules) and (p.id, n) in self.valid_pairs)
         self.setup_seconds = time.perf_counter() - t_setup  # z3: fresh-slot domains and the abstraction
 
     # ------------------------------------------------------------ successors
@@ -418,10 +433,15 @@ class Explorer:
 
     # ------------------------------------------------------------ checks
     def _check_state(self, st: ConcreteState) -> list[str]:
+        """The state properties ``st`` violates, among those not violated yet (a property's
+        first violation is its shortest one, BFS discovering states by depth, and only the
+        first is recorded: a violated property is not evaluated again)."""
         bad = []
         for p in self.state_props:
             if not bool(p.check(st)):
                 bad.append(p.id)
+        if bad:
+            self.state_props = [p for p in self.state_props if p.id not in bad]
         return bad
 
     def _check_step(self, pre: ConcreteState, post: ConcreteState, r: Rule, actor: Any, args: dict,
@@ -434,13 +454,17 @@ class Explorer:
         for p in props:
             if not bool(p.check(pre, post, info)):
                 bad.append(p.id)
+        if bad:  # recorded once (the first is a shortest violation): not evaluated again
+            self._trans_for = {n: [p for p in ps if p.id not in bad] for n, ps in self._trans_for.items()}
         return bad
 
     # ------------------------------------------------------------ BFS
     def run(self) -> ExploreResult:
         res = ExploreResult(self.u, checked=sorted(self.props))
         res.rule_stats = {n: RuleStats() for n in self.step_rules}
+        self.state_props, self._trans_for = list(self._state_props0), dict(self._trans_for0)
         t0 = time.perf_counter()
+        c0 = time.process_time()
         g = nx.MultiDiGraph() if self.keep_graph else None
         key0 = self.canon.key(self.init)
         states: dict[Any, ConcreteState] = {key0: self.init}
@@ -458,6 +482,9 @@ class Explorer:
                 res.complete = False
                 break
             if self.max_seconds is not None and time.perf_counter() - t0 > self.max_seconds:
+                res.complete = False
+                break
+            if self.max_cpu_seconds is not None and time.process_time() - c0 > self.max_cpu_seconds:
                 res.complete = False
                 break
             if self.stop_on_all_violated and len(res.violations) == len(self.props):
@@ -515,6 +542,7 @@ class Explorer:
         res.states = len(states)
         res.edges = len(edge_seen)
         res.seconds = time.perf_counter() - t0
+        res.cpu_seconds = time.process_time() - c0
         res.incomplete_keys = self.canon.incomplete
         res.graph = g
         if self.progress is not None:
@@ -566,11 +594,15 @@ def abstraction_of(rules: dict[str, Rule], props: dict[str, Property], init: Con
     from tokenproof.abstraction import RLIMIT, analyse
 
     rl = RLIMIT if rlimit is None else rlimit
-    key = (tuple((n, id(r.fn), r.args) for n, r in rules.items()), tuple(sorted(props)),
-           tuple((s, tuple(init.universe[s])) for s in SORTS), rl)
+    # a rule is identified by its function *and* its instance-level ``apply`` (a seeded mutant
+    # that skips an effect or drops a guard keeps the function and replaces ``apply``)
+    idents = [(r.fn, vars(r).get("apply")) for r in rules.values()]
+    key = (tuple((n, id(f), id(a), r.args, r.extra.get("mutant")) for (n, r), (f, a) in zip(rules.items(), idents)),
+           tuple(sorted(props)), tuple((s, tuple(init.universe[s])) for s in SORTS), rl)
     hit = _ANALYSES.get(key)
-    if hit is None or hit[0] != [r.fn for r in rules.values()]:
-        hit = _ANALYSES[key] = ([r.fn for r in rules.values()], analyse(rules, props, init, rl))
+    if hit is None or len(hit[0]) != len(idents) or any(x is not y or a is not b
+                                                         for (x, a), (y, b) in zip(hit[0], idents)):
+        hit = _ANALYSES[key] = (idents, analyse(rules, props, init, rl))
     return hit[1]
 
 

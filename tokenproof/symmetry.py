@@ -78,6 +78,8 @@ class Canonicalizer:
     tie_limit: int = 720
     incomplete: int = 0  # states whose key gave up on some ties (sound, maybe not canonical)
     max_ties: int = 0
+    memo: bool = True  # remember the key of each raw state (the key is a function of it)
+    memo_hits: int = 0
 
     def __post_init__(self) -> None:
         dropped = set(self.dropped_fields) if self.abstraction else set()
@@ -95,6 +97,25 @@ class Canonicalizer:
         self.fd_fields = [(n, FIELDS[n].type.kind, FIELDS[n].type.sort, default_of(FIELDS[n].type))
                           for n in FD_FIELDS]
         self.slots = {s: tuple(self.universe[s]) for s in SORTS}
+        # the raw data the key is a function of: every field not dropped (keyed fields as
+        # frozensets of their items, interned so equal field values are stored once)
+        self._raw_fields = [(f.name, bool(f.keys)) for f in SCHEMA if f.name not in dropped]
+        self._memo: dict[tuple, tuple] = {}
+        self._pool: dict[frozenset, frozenset] = {}
+
+    def raw(self, st: Any) -> tuple:
+        """The fields the key reads, as stored (a state with the same raw data has the same key;
+        equal states stored differently, e.g. a default value written explicitly, may differ)."""
+        d = st.__dict__
+        pool = self._pool
+        out = []
+        for n, keyed in self._raw_fields:
+            v = d[n]
+            if keyed:
+                fs = frozenset(v.items())
+                v = pool.setdefault(fs, fs)
+            out.append(v)
+        return tuple(out)
 
     # ------------------------------------------------------------ raw rows
     def _rows(self, st: Any) -> tuple[dict, dict, list]:
@@ -127,6 +148,19 @@ class Canonicalizer:
 
     # ------------------------------------------------------------ the key
     def key(self, st: Any) -> tuple:
+        """The canonical key of ``st`` (memoised on its raw data: the key is a function of the
+        fields it reads over the fixed slots, so equal raw data gives the same key)."""
+        if not self.memo:
+            return self._key(st)
+        raw = self.raw(st)
+        k = self._memo.get(raw)
+        if k is None:
+            k = self._memo[raw] = self._key(st)
+        else:
+            self.memo_hits += 1
+        return k
+
+    def _key(self, st: Any) -> tuple:
         rows, fds, scal = self._rows(st)
         rank = self._luid_rank(st)
         names = self._ranked_positions()

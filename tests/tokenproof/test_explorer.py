@@ -156,3 +156,50 @@ def test_cli_exit_codes(tmp_path):
                                   "--mutant", "process-exit-leaves-threads-running", "--out", str(tmp_path)])
     assert r.exit_code == 1, r.output
     assert list(tmp_path.glob("*.json"))
+
+
+# ------------------------------------------------------------------ sound shortcuts of the BFS
+PRUNE_RULES = ["fork", "process_exit", "kacs_open_self_token", "kernel_free_token", "exec", "close_handle"]
+PRUNE_PROPS = ["live-processes-have-live-primaries", "open-token-fds-refer-to-live-tokens",
+               "exec-closes-close-on-exec-fds", "fork-child-runs-a-copy-of-the-real-token",
+               "no-rule-changes-another-threads-impersonation", "failed-steps-change-nothing-but-used-bits"]
+PRUNE_U = Universe(threads=2, processes=2, tokens=3, privileges=())
+
+
+@pytest.mark.parametrize("mutant", [None, "exec-keeps-cloexec-fds", "fork-shares-token"])
+def test_one_step_valid_checks_are_skipped_without_changing_verdicts(mutant):
+    """Transition checks z3 proves true on every step of a rule (tokenproof.abstraction.valid_steps)
+    are not evaluated: the same violations at the same depths as evaluating every check; a
+    mutant's broken (property, rule) pair is never skipped."""
+    rules = dict(RULES)
+    if mutant:
+        rules = load_seeded()[mutant].rules(rules)
+    rules = {n: rules[n] for n in PRUNE_RULES}
+    props = {p: CATALOG[p] for p in PRUNE_PROPS}
+    runs = {}
+    for prune in (True, False):
+        ex = Explorer(PRUNE_U, rules=rules, properties=props, keep_graph=False, max_depth=4, prune_valid=prune)
+        runs[prune] = (ex, ex.run())
+    (ex_p, a), (ex_f, f) = runs[True], runs[False]
+    assert {p: v.depth for p, v in a.violations.items()} == {p: v.depth for p, v in f.violations.items()}
+    assert a.states == f.states and a.steps == f.steps
+    assert ex_f.trans_checks_skipped == 0
+    if mutant is None:
+        assert ex_p.trans_checks_skipped > 0
+        assert not [p for p in a.violations if CATALOG[p].kind == "transition"]
+    else:
+        caught = [p for p in PRUNE_PROPS if mutant in CATALOG[p].mutants]
+        assert caught and all(p in a.violations for p in caught), (mutant, sorted(a.violations))
+        broken = {"exec-keeps-cloexec-fds": "exec", "fork-shares-token": "fork"}[mutant]
+        for p in caught:
+            if CATALOG[p].kind == "transition":
+                assert (p, broken) not in ex_p.valid_pairs
+
+
+def test_memoised_keys_equal_computed_keys():
+    """The key memo (raw data -> key) returns what the canonicalizer computes."""
+    ex, res = _explore(keep_graph=False)
+    assert ex.canon.memo_hits > 0
+    ex.canon.memo = False
+    for k, st in ex._states.items():
+        assert ex.canon.key(st) == k

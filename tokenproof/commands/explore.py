@@ -40,10 +40,12 @@ unexpected violation; 2 bad input.
 @click.option("--masks", type=click.Choice(["small", "full"]), default="small", show_default=True)
 @click.option("--rules", "rule_names", default="", help="comma-separated rule subset (default: every rule)")
 @click.option("--max-states", type=int, default=None, help="stop after N states")
-@click.option("--max-seconds", type=float, default=None, help="stop after N seconds")
+@click.option("--max-seconds", type=float, default=None, help="stop after N seconds (wall)")
+@click.option("--max-cpu-seconds", type=float, default=None, help="stop after N seconds of CPU time")
 @click.option("--mutant", default=None, help="explore a seeded mutant's rule set")
 @click.option("--no-symmetry", is_flag=True, help="no canonical renaming")
 @click.option("--no-abstraction", is_flag=True, help="keep every field in the state key (no abstraction of token contents)")
+@click.option("--no-prune", is_flag=True, help="evaluate every transition check, also those z3 proves valid")
 @click.option("--property", "prop_ids", multiple=True, help="check only these properties (repeatable)")
 @click.option("--export", "export", default=None, help="write the state graph as GraphML")
 @click.option("--stats", is_flag=True, help="edges per rule, dead rules, states without successor")
@@ -52,7 +54,8 @@ unexpected violation; 2 bad input.
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--trace-memory", is_flag=True, help="measure the Python peak with tracemalloc (slow)")
 def command(threads, processes, tokens, sessions, sockets, handles, privileges, user, auto_gc, masks, rule_names,
-            max_states, max_seconds, mutant, no_symmetry, no_abstraction, prop_ids, export, stats, out_dir,
+            max_states, max_seconds, max_cpu_seconds, mutant, no_symmetry, no_abstraction, no_prune, prop_ids,
+            export, stats, out_dir,
             as_json, trace_memory) -> None:
     import properties.catalog  # noqa: F401
     from model.rules.registry import RULES
@@ -95,7 +98,7 @@ def command(threads, processes, tokens, sessions, sockets, handles, privileges, 
 
             ex = Explorer(u, rules=rules, properties=props, symmetry=not no_symmetry,
                           abstraction=not no_abstraction, max_states=max_states, max_seconds=max_seconds,
-                          progress=progress)
+                          max_cpu_seconds=max_cpu_seconds, prune_valid=not no_prune, progress=progress)
             res = ex.run()
     except UniverseError as e:
         raise click.UsageError(str(e)) from None
@@ -117,7 +120,9 @@ def command(threads, processes, tokens, sessions, sockets, handles, privileges, 
             unexpected.append(pid)
     report = {"universe": u.describe(), "mutant": mutant, "states": res.states, "edges": res.edges,
               "steps": res.steps, "self_loops": res.self_loops, "depth": res.depth, "complete": res.complete,
-              "seconds": round(res.seconds, 2), "setup_seconds": round(ex.setup_seconds, 2),
+              "seconds": round(res.seconds, 2), "cpu_seconds": round(res.cpu_seconds, 2),
+              "setup_seconds": round(ex.setup_seconds, 2),
+              "transition_checks_skipped": ex.trans_checks_skipped, "key_memo_hits": ex.canon.memo_hits,
               "peak_python_bytes": peak, "max_rss_bytes": rss,
               "symmetry": not no_symmetry, "abstraction": not no_abstraction,
               "abstracted_fields": sorted(ex.dropped),
@@ -146,8 +151,10 @@ def command(threads, processes, tokens, sessions, sockets, handles, privileges, 
         click.echo(f"states {res.states}  edges {res.edges}  steps {res.steps} (unchanged {res.self_loops})  "
                    f"depth {res.depth}  {'complete' if res.complete else 'INCOMPLETE (bound reached)'}")
         mem = f"peak memory {peak / 2**20:.1f} MiB (python), " if trace_memory else ""
-        click.echo(f"time {res.seconds:.2f}s (setup {ex.setup_seconds:.1f}s)  {mem}max RSS {rss / 2**20:.0f} MiB  "
-                   f"symmetry {'on' if not no_symmetry else 'off'}")
+        click.echo(f"time {res.seconds:.2f}s, CPU {res.cpu_seconds:.2f}s (setup {ex.setup_seconds:.1f}s)  {mem}"
+                   f"max RSS {rss / 2**20:.0f} MiB  symmetry {'on' if not no_symmetry else 'off'}")
+        click.echo(f"transition checks proved valid and skipped: {ex.trans_checks_skipped} (property, rule) pairs"
+                   f"{'' if not no_prune else ' (--no-prune)'}")
         click.echo(f"abstraction: {', '.join(sorted(ex.dropped)) + ' left out of the state key' if ex.dropped else 'off' if no_abstraction else 'nothing droppable'}")
         for pid, v in sorted(res.violations.items()):
             tag = "expected" if v.expected else "VIOLATED"
