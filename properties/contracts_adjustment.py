@@ -24,7 +24,7 @@ from model.rules.common import default_token_sd, holds
 from model.values import BV, and_, any_, bit_of, clear, eq, has_all, has_any, implies, inc, ite, ne, not_, or_, \
     subset, ugt, ule, ult
 from properties.base import prop
-from properties.catalog_support import TOKEN_SOURCE_LEMMAS, effective_of, fd_has, fd_token, ok, real_of
+from properties.catalog_support import effective_of, fd_has, fd_token, ok, real_of
 
 NT_SAME = {"kacs": "proved", "nt": "proved"}
 
@@ -467,20 +467,6 @@ def new_tokens_mark_session(pre, post, step):
     return implies(ok(step), post.sess_had_token[post.token_session[new]])
 
 
-@prop("sessions-of-live-tokens-are-marked-as-having-had-a-token",
-      "The LogonSession of every live token is marked as having had a token.",
-      kind="state", sections=("§4.7", "§4.4"), clauses=("SESS-03",),
-      support=("live-tokens-belong-to-live-sessions",), expect=NT_SAME,
-      mutants=("create-token-forgets-the-session-had-a-token",),
-      note="With it, the sess_had_token effect of DuplicateToken and FilterToken is provably a no-op: "
-           "their new token shares the LogonSession of a live source (or is the ANONYMOUS session's, "
-           "which holds the live Anonymous token).")
-def live_token_sessions_had_token(s):
-    """§4.7: a LogonSession is destroyed "when the last token referencing a LogonSession is freed"
-    (SESS-03): the kernel knows which sessions a token became live for."""
-    return s.forall("Token", lambda t: implies(s.token_alive[t], s.sess_had_token[s.token_session[t]]))
-
-
 def _new_fd_mask(pre, post, step):
     """The mask the spec gives the new fd: TOKEN_ALL_ACCESS (CreateToken, CREATE-16), the source fd's mask
     (FilterToken, IOCTL-31), or what AccessCheck of the caller's effective token against the new token's
@@ -638,14 +624,6 @@ def restrict_contents(pre, post, step):
 
 # ====================================================================== reviewed survivors
 # "rule/operator-i" -> ("equivalent" | "gap", why); merged by the lead into tokenproof.killmatrix.SURVIVORS.
-_REACH = ("{prop} refutes it on a concrete trace from the standard world (the trace of the seeded mutant {seeded}, "
-          "the same operator), but no conformance scenario, corpus trace, random walk or depth-1 BMC run (the "
-          "standard world has no open fd) reaches such a step: a conformance scenario with that trace would kill it")
-_GROUPS, _PRIVS = "adjust-groups-fails-with-einval-exactly-on-an-invalid-request", \
-    "adjust-privs-rejects-malformed-requests-and-absent-enables"
-_DUP, _RESTRICT = "duplicate-refuses-raised-levels-and-denied-access", \
-    "restrict-fails-with-einval-exactly-on-an-invalid-request"
-_SD_OWNER = "new-token-sds-are-owned-by-the-caller-process-user"
 SURVIVORS_ADJUSTMENT: dict[str, tuple[str, str]] = {
     # ---------------------------------------------------------------- equivalent
     "kacs_create_token/drop-guard-11": (
@@ -655,38 +633,14 @@ SURVIVORS_ADJUSTMENT: dict[str, tuple[str, str]] = {
     "ioctl_duplicate/skip-effect-2": (
         "equivalent", "the skipped write marks the new token's LogonSession as having had a token; it is always "
         "marked already: the new token shares the session of its live source (or is in the ANONYMOUS session, "
-        "which holds the live Anonymous token) and sessions-of-live-tokens-are-marked-as-having-had-a-token is "
+        "which holds the live Anonymous token) and every-live-tokens-logon-session-is-marked-as-having-had-a-token is "
         "proved; the transition statement 'a successful duplicate or restrict finds pre.sess_had_token[new "
         "token's session] already set' proves with the InductionProver from that lemma and TOKEN_SOURCE_LEMMAS "
         "(a one-off check, 2026-12-05), so the write never changes the state."),
     "ioctl_restrict/skip-effect-2": (
         "equivalent", "as ioctl_duplicate/skip-effect-2: a filtered token is in its live source's LogonSession, "
-        "which is already marked (sessions-of-live-tokens-are-marked-as-having-had-a-token; the no-op was proved "
+        "which is already marked (every-live-tokens-logon-session-is-marked-as-having-had-a-token; the no-op was proved "
         "by the same one-off induction)."),
-    # ---------------------------------------------------------------- killed on a trace no oracle runs
-    # (the same operator is seeded under the name given; its trace: tests/properties/traces_contracts_adjustment.py)
-    "ioctl_adjust_groups/drop-guard-2": ("gap", _REACH.format(
-        prop=_GROUPS, seeded="adjust-groups-accepts-malformed-entries")),
-    "ioctl_adjust_groups/drop-guard-3": ("gap", _REACH.format(
-        prop=_GROUPS, seeded="adjust-groups-accepts-overlapping-entries")),
-    "ioctl_adjust_groups/drop-guard-4": ("gap", _REACH.format(
-        prop=_GROUPS, seeded="adjust-groups-accepts-an-empty-request")),
-    "ioctl_adjust_groups/drop-guard-5": ("gap", _REACH.format(
-        prop=_GROUPS, seeded="adjust-groups-accepts-foreign-indices")),
-    "ioctl_adjust_groups/drop-guard-7": ("gap", _REACH.format(
-        prop=_GROUPS, seeded="adjust-groups-lets-the-user-sid-be-disabled")),
-    "ioctl_adjust_privs/flip-ne-eq": ("gap", _REACH.format(prop=_PRIVS, seeded="adjust-privs-rejects-a-lone-reset")),
-    "ioctl_duplicate/flip-ugt-uge": ("gap", _REACH.format(prop=_DUP, seeded="duplicate-refuses-same-level-copies")),
-    "ioctl_duplicate/effective-for-real": ("gap", _REACH.format(
-        prop=_SD_OWNER, seeded="duplicate-names-the-effective-user-as-creator")),
-    "ioctl_restrict/effective-for-real": ("gap", _REACH.format(
-        prop=_SD_OWNER, seeded="restrict-names-the-effective-user-as-creator")),
-    "ioctl_restrict/flip-eq-ne": ("gap", _REACH.format(
-        prop=_RESTRICT, seeded="restrict-matches-restricting-sids-with-ne")),
-    "ioctl_restrict/drop-guard-4": ("gap", _REACH.format(
-        prop=_RESTRICT, seeded="restrict-accepts-malformed-restricting-sids")),
-    "ioctl_restrict/drop-guard-5": ("gap", _REACH.format(
-        prop=_RESTRICT, seeded="restrict-skips-the-intersection-check")),
 }
 
 

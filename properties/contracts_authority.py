@@ -587,82 +587,18 @@ _EQ_HAD_TOKEN = (
     "invariant 'every live token's session has sess_had_token' is inductive with the token-source lemmas, and "
     "with it kacs_impersonate_peer, ioctl_impersonate and ioctl_get_linked_token provably leave sess_had_token "
     "unchanged: the write is a no-op in every reachable state.")
-_FD_GUARD = ("gap", "an fd guard (EBADF for a closed fd / EACCES without the handle right): its contract is "
-             "the per-rule fd property of properties/guards.py (another engineer), deliberately not restated here.")
-
-
-def _reach(mutant: str, prop_id: str, needs: str) -> tuple[str, str]:
-    return ("gap", f"oracle reach, not a missing property: {prop_id} refutes it on the concrete trace of seeded "
-            f"mutant {mutant} (tests/properties/traces_contracts_authority.py, checked by "
-            f"test_mutants_concrete), but the benchmark's oracles (conformance scenarios, corpus, 6x40 walks, "
-            f"BMC depth 1 from the standard world) never reach {needs}; a scenario or corpus trace made from "
-            f"that trace would kill it.")
-
-
-_INSTALL = "install-fails-with-the-first-unmet-requirement-and-marks-the-privileges-it-exercised"
-_EXTERNAL = "external-replacement-fails-with-the-first-unmet-requirement-and-marks-the-privileges-it-exercised"
-_LINKED = "get-linked-token-returns-the-partner-to-tcb-and-a-query-only-identification-clone-to-others"
-_NO_TCB_ASSIGNER = "a caller holding SeAssignPrimaryTokenPrivilege without SeTcbPrivilege (4+ steps)"
-_LINKED_QUERY = "a linked pair queried by a caller whose effective token lacks SeTcbPrivilege (7+ steps)"
 
 # reviewed survivors of the authority rules (merged into tokenproof.killmatrix.SURVIVORS)
 SURVIVORS_AUTHORITY: dict[str, tuple[str, str]] = {
     "kacs_impersonate_peer/skip-effect-2": _EQ_HAD_TOKEN,
     "ioctl_impersonate/skip-effect-2": _EQ_HAD_TOKEN,
     "ioctl_get_linked_token/skip-effect-2": _EQ_HAD_TOKEN,
-    "external_replace_primary/drop-guard-0": _FD_GUARD,
-    "external_replace_primary/drop-guard-1": _FD_GUARD,
-    "ioctl_install/drop-guard-1": _FD_GUARD,
-    "ioctl_get_linked_token/drop-guard-0": _FD_GUARD,
-    "ioctl_get_linked_token/drop-guard-1": _FD_GUARD,
-    "ioctl_link_tokens/drop-guard-1": _FD_GUARD,
-    "ioctl_link_tokens/drop-guard-2": _FD_GUARD,
     "kacs_create_logon_session/flip-ne-eq": (
         "gap", "reading ne as eq in the rule's freshness assumptions makes them unsatisfiable (the new logon SID "
         "would have to equal every well-known SID at once), so the mutant has no kacs_create_logon_session step "
         "at all: no safety property (state or transition) can see a step that never happens; the conformance "
         "scenarios (create-logon-session-*.json) catch it, a catalog kill would need an enabledness "
         "(vacuity) check of the rule."),
-    "ioctl_install/drop-guard-4": _reach("install-ignores-the-user-check", _INSTALL, _NO_TCB_ASSIGNER),
-    "ioctl_install/drop-guard-5": _reach("install-ignores-the-session-check", _INSTALL, _NO_TCB_ASSIGNER),
-    "external_replace_primary/drop-guard-6": _reach("external-replace-ignores-the-user-check", _EXTERNAL,
-                                                    _NO_TCB_ASSIGNER),
-    "external_replace_primary/drop-guard-7": _reach("external-replace-ignores-the-session-check", _EXTERNAL,
-                                                    _NO_TCB_ASSIGNER),
-    "external_replace_primary/drop-guard-3": _reach("external-replace-reaches-dead-processes", _EXTERNAL,
-                                                    "a process that has exited (4 steps)"),
-    "external_replace_primary/effective-for-real": _reach(
-        "external-replace-judges-on-the-effective-token", _EXTERNAL,
-        "a privileged caller impersonating an unprivileged client while replacing a primary (5 steps)"),
-    "ioctl_impersonate/effective-for-real": _reach(
-        "ioctl-impersonate-gates-on-the-effective-token",
-        "impersonation-outcome-is-decided-by-the-two-gates-on-the-primary",
-        "an impersonating caller that impersonates again through a token fd (6 steps)"),
-    "ioctl_impersonate/skip-effect-6": _reach(
-        "ioctl-impersonate-forgets-se-impersonate-used",
-        "se-impersonate-is-marked-used-when-it-lets-a-server-act-as-another-identity",
-        "KACS_IOC_IMPERSONATE of another user's impersonation token by a SeImpersonatePrivilege holder (3 steps)"),
-    "kacs_impersonate_peer/drop-guard-2": _reach(
-        "impersonate-peer-skips-the-hard-deny", "impersonation-outcome-is-decided-by-the-two-gates-on-the-primary",
-        "a restricted primary serving a socket of its own unrestricted user (7 steps)"),
-    # killed by the BMC stage (depth 1 reaches a session object that is not alive); the cheap oracles do not
-    "kacs_invalidate_logon_session/drop-guard-1": _reach(
-        "invalidate-unknown-session", "logon-session-calls-fail-with-eperm-then-enoent-then-ebusy",
-        "(without BMC) a LogonSession that no longer exists (3 steps)"),
-    "kacs_destroy_empty_logon_session/drop-guard-1": _reach(
-        "destroy-unknown-session", "logon-session-calls-fail-with-eperm-then-enoent-then-ebusy",
-        "(without BMC) a LogonSession that no longer exists (3 steps)"),
-    "ioctl_get_linked_token/effective-for-real": _reach(
-        "get-linked-token-clone-owned-by-the-effective-user", _LINKED, _LINKED_QUERY),
-    "ioctl_get_linked_token/skip-effect-0": _reach("get-linked-token-never-creates-the-clone", _LINKED, _LINKED_QUERY),
-    "ioctl_get_linked_token/skip-effect-1": _reach(
-        "linked-clone-reuses-the-token-id", "new-tokens-of-impersonation-and-linked-queries-take-the-next-token-id",
-        _LINKED_QUERY),
-    "ioctl_get_linked_token/skip-effect-3": _reach(
-        "get-linked-token-forgets-tcb-used", "tcb-is-marked-used-when-a-session-or-link-gate-accepts",
-        "a linked pair queried by a SeTcbPrivilege holder whose TCB bit is not yet used (7 steps)"),
-    "ioctl_get_linked_token/skip-privilege-check": _reach(
-        "get-linked-token-gives-everyone-the-partner", _LINKED, _LINKED_QUERY),
 }
 
 __all__ = ["SURVIVORS_AUTHORITY", "first_failure", "gated_level", "hard_deny", "impersonation_request", "used"]

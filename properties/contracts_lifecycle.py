@@ -471,9 +471,10 @@ def kernel_reclamation(pre, post, step):
 # ------------------------------------------------------------------ LogonSession use (§4.7)
 @prop("every-live-tokens-logon-session-is-marked-as-having-had-a-token",
       "The LogonSession of every live token is recorded as having had a token.",
-      kind="state", sections=("§4.7", "Appendix A §13.1"), clauses=("SESS-01", "SESS-04", "SESS-06"),
+      kind="state", sections=("§4.7", "§4.4", "Appendix A §13.1"),
+      clauses=("SESS-01", "SESS-03", "SESS-04", "SESS-06"),
       expect={"kacs": "proved", "nt": "proved"}, support=("live-tokens-belong-to-live-sessions",),
-      mutants=("create-token-leaves-its-session-unmarked",),
+      mutants=("create-token-leaves-its-session-unmarked", "create-token-forgets-the-session-had-a-token"),
       note="The invariant behind three reviewed-equivalent survivors (SURVIVORS_LIFECYCLE): fork, exec "
            "(NEW_PROCESS_MIN) and kacs_open_peer_token create a token in the LogonSession of a live token, "
            "so their write of the mark never changes it.")
@@ -500,13 +501,6 @@ SURVIVORS_LIFECYCLE: dict[str, tuple[str, str]] = {
         src="the copy's session is the captured token's, live by socket-snapshots-refer-to-live-tokens, or at "
             "Anonymous level the ANONYMOUS session of the global Anonymous token, live by "
             "the-anonymous-token-is-well-formed")),
-    "kernel_destroy_session/skip-effect-1": (
-        "gap", "not equivalent: the-kernel-frees-the-token-and-destroys-the-session-with-its-tokens states the "
-               "contract (a destroyed session is unlinked, ELEV-14) and the seeded twin "
-               "kernel-destroy-keeps-the-pair-linked refutes it on a 6-step concrete trace "
-               "(tests/properties/traces_contracts_lifecycle.py: create a session, two tokens in it, link them, "
-               "close both fds); no conformance scenario, walk or depth-1 BMC reaches the destruction of a "
-               "session holding a linked pair.  Needed: a scenario with that trace (tests/scenarios)."),
     "kernel_destroy_session/flip-ne-eq": (
         "gap", "the flipped precondition (session == SYSTEM and session == ANONYMOUS) is never enabled: the kernel "
                "never destroys a LogonSession (SESS-03, ELEV-14 are not applied).  No transition property can see a "
@@ -522,13 +516,6 @@ SURVIVORS_LIFECYCLE: dict[str, tuple[str, str]] = {
                "every concrete oracle runs out of budget, and no kernel step is enabled within BMC depth 1 of the "
                "standard world.  Killed at depth 2: killmatrix.bmc_mutant(..., depth=2) refutes that property "
                "with a replayed 2-step counterexample (2.5 s CPU)."),
-    "kernel_free_token/skip-effect-0": (
-        "gap", "not equivalent: the freed token stays alive, which "
-               "the-kernel-frees-the-token-and-destroys-the-session-with-its-tokens refutes; but the executor's "
-               "reclamation fixpoint never ends with this mutant (it reclaims the same token forever), so every "
-               "concrete oracle runs out of budget, and no kernel step is enabled within BMC depth 1 of the "
-               "standard world.  Killed at depth 2: killmatrix.bmc_mutant(..., depth=2) refutes that property "
-               "with a replayed 2-step counterexample (a process exit, then the reclamation; 2.4 s CPU)."),
 }
 
 

@@ -73,7 +73,8 @@ def fd_rows(pre, step):
                "IOCTL-29", "IOCTL-34", "IOCTL-37", "LIFE-23"),
       expect={"kacs": "proved", "nt": "proved"}, rules=tuple(sorted(FD_ARGS)),
       mutants=("adjust-groups-checks-the-right-before-the-fd", "install-accepts-an-fd-without-assign-primary",
-               "link-tokens-checks-the-fds-before-tcb"))
+               "link-tokens-checks-the-fds-before-tcb", "link-tokens-accepts-fds-without-token-duplicate",
+               "get-linked-token-accepts-an-fd-without-token-query"))
 def fd_errno_precedence(pre, post, step):
     """Appendix A §2: "Each token fd carries a per-handle access mask that gates which ioctls the holder can
     call" (IOCTL-01), each ioctl naming the right it requires (IOCTL-12 ... IOCTL-37); §4.8 Access check model:

@@ -44,3 +44,16 @@ def test_every_rule_has_a_success_and_each_guarded_rule_an_error_scenario():
 def test_spec_refs_parser():
     assert spec_refs("[§4.5, ADJ-04, Appendix A §2] text") == (["§4.5", "Appendix A §2"], ["ADJ-04"])
     assert spec_refs("no refs") == ([], [])
+
+
+def test_the_exported_mutant_scenarios_are_up_to_date():
+    """tests/scenarios/contract-*.json are generated from the seeded mutants' traces
+    (scripts/export_mutant_scenarios.py); a changed trace or rule must be re-exported."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, str(root / "scripts" / "export_mutant_scenarios.py"), "--check"],
+                       capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stdout + r.stderr

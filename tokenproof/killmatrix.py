@@ -784,6 +784,15 @@ def evaluate(name: str, prop_ids: list[str] | None = None, depth: int = 2, timeo
     return k
 
 
+def min_bmc_depth(rule: str) -> int:
+    """The least BMC depth at which a mutant of ``rule`` can act from the standard world: the kernel's
+    reclamation rules (§4.2 refcount, §4.6 Lifecycle) reclaim only what an earlier thread step released
+    (nothing is reclaimable in the standard world), so their mutants need a step before theirs."""
+    from model.sim import _RECLAIM
+
+    return 2 if rule in {name for name, _, _ in _RECLAIM} else 1
+
+
 def bmc_stage(k: Kill, prop_ids: list[str] | None = None, depth: int = 1, timeout_ms: int = 20000,
               full: bool = False, profile: str = "kacs", bmc_budget: float = 60.0,
               deadline: float = 0.0) -> Kill:
@@ -806,6 +815,7 @@ def bmc_stage(k: Kill, prop_ids: list[str] | None = None, depth: int = 1, timeou
     if budget < 1.0:
         k.unknown.append("BMC not run: out of time")
     elif props:
+        depth = max(depth, min_bmc_depth(m.rule))
         res = run_bmc(combined_property(props), depth=depth, rules=rules, mutant=m.name,
                       timeout_ms=min(timeout_ms * depth, int(budget * 1000)))
         if res.verdict == REFUTED:

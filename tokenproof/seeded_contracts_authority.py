@@ -120,3 +120,8 @@ seed(Mutant("get-linked-token-gives-everyone-the-partner", "ioctl_get_linked_tok
 seed(Mutant("get-linked-token-clone-owned-by-the-effective-user", "ioctl_get_linked_token",
             "KACS_IOC_GET_LINKED_TOKEN makes the clone's default SD owned by the effective instead of the "
             "primary user", swap=("real_token", effective_token)))
+
+seed(Mutant("link-tokens-accepts-fds-without-token-duplicate", "ioctl_link_tokens",
+            "KACS_IOC_LINK_TOKENS without its TOKEN_DUPLICATE handle-right guard (EACCES)", drop_guard=2))
+seed(Mutant("get-linked-token-accepts-an-fd-without-token-query", "ioctl_get_linked_token",
+            "KACS_IOC_GET_LINKED_TOKEN without its TOKEN_QUERY handle-right guard (EACCES)", drop_guard=1))

@@ -214,4 +214,14 @@ TRACES: dict = {
     "get-linked-token-clone-owned-by-the-effective-user": (
         "get-linked-token-returns-the-partner-to-tcb-and-a-query-only-identification-clone-to-others",
         INIT_LINKED_PAIR + INIT_IMPERSONATES_BOB + [("init", "ioctl_get_linked_token", {"fd": 4})]),
+    # ------------------------------------------------------------ handle rights of the linked-token ioctls
+    "link-tokens-accepts-fds-without-token-duplicate": (
+        "a-closed-fd-fails-with-ebadf-and-a-missing-handle-right-with-eacces",
+        [("init", "kacs_open_self_token", {"real": False, "access_mask": int(D.TOKEN_QUERY)}),
+         ("init", "kacs_open_self_token", {"real": False, "access_mask": int(D.TOKEN_QUERY)}),
+         ("init", "ioctl_link_tokens", {"elevated_fd": 3, "filtered_fd": 4, "session": 1})]),
+    "get-linked-token-accepts-an-fd-without-token-query": (
+        "a-closed-fd-fails-with-ebadf-and-a-missing-handle-right-with-eacces",
+        [("init", "kacs_open_self_token", {"real": False, "access_mask": int(D.TOKEN_DUPLICATE)}),
+         ("init", "ioctl_get_linked_token", {"fd": 3})]),
 }
