@@ -1,0 +1,139 @@
+"""The BMC speed-ups change no answer: normalized templates (``pack``) build the
+same terms as the per-key substitution, a fresh solver per depth (``fresh``)
+and one query per last rule (``split``) give the same verdict and the same
+(shortest) counterexample length as the incremental solver, a resource limit
+gives unknown (never a verdict), and ``last_step_rules`` keeps every rule that
+can end a counterexample."""
+
+from __future__ import annotations
+
+import pytest
+import z3
+
+from model import domain as D
+from model.scenarios import SCENARIOS
+from model.state import FIELDS
+from model.values import implies, ne, not_
+from properties.base import Property
+from tokenproof.bmc import (BOUNDED_OK, DEFAULT_EXTRA, REFUTED, UNKNOWN, Unrolling, last_step_rules,
+                            run_bmc)
+from tokenproof.mutants import load_seeded
+from tokenproof.replay import replay
+
+TIMEOUT = 120_000
+
+
+def _live_threads_have_live_tokens(s):
+    return s.forall("Thread", lambda t: implies(s.thread_alive[t], s.token_alive[s.thread_real[t]]))
+
+
+LIVE = Property("test.live-threads-have-live-tokens", "Every live thread's real token is live.", "state",
+                ("§4.3",), _live_threads_have_live_tokens)
+
+
+def _close_of_closed_fd_fails(pre, post, step):
+    if step.rule != "close_handle":
+        return True
+    p = pre.thread_proc[step.actor]
+    return implies(not_(pre.fd_open[p, step.args["fd"]]), ne(step.errno, D.OK))
+
+
+CLOSE_EBADF = Property("test.close-of-a-closed-fd-fails", "close_handle on a closed fd fails (EBADF).",
+                       "transition", ("§4.8",), _close_of_closed_fd_fails, rules=("close_handle",))
+
+
+def test_normalized_templates_build_the_same_terms_as_per_key_substitution():
+    """Depth 1 and 2 field tables from the packed path are z3-equivalent, key by key, to the older
+    substitution (template read at symbolic keys replaced by a case split over the depth's terms)."""
+    m = load_seeded()["fork-shares-token"]
+    unr = Unrolling(SCENARIOS["standard"]().state, m.rules(), DEFAULT_EXTRA, 2, TIMEOUT, pack=True)
+    unr.extend()
+    unr.extend()
+    tpl = unr.template
+    fields = ["thread_alive", "thread_real", "token_alive", "fd_open", "proc_primary"]
+    checked = 0
+    for d in (1, 2):
+        for name in fields:
+            if name not in tpl.writers:
+                continue
+            packed = unr.field_table(d, name)
+            pairs, deps = tpl.definition(name)
+            sub = unr.substitution(d - 1, deps)
+            s = z3.Solver()
+            s.set("timeout", TIMEOUT)
+            diffs = [packed[key] != sub(v) for key, (_, v) in zip(unr._keys(FIELDS[name]), pairs)]
+            s.add(z3.Or(*diffs))
+            assert s.check() == z3.unsat, (d, name)
+            checked += 1
+    assert checked >= 6
+
+
+CASES = [
+    ("fork-shares-token", LIVE, 2, 1, ["fork"]),
+    ("close-ignores-ebadf", CLOSE_EBADF, 2, 1, ["close_handle"]),
+]
+
+
+@pytest.mark.parametrize("mutant,prop,depth,expected,rules", CASES, ids=[c[0] for c in CASES])
+def test_every_path_gives_the_same_shortest_counterexample(mutant, prop, depth, expected, rules):
+    m = load_seeded()[mutant]
+    seen = []
+    for kw in (dict(fresh=False, pack=False), dict(fresh=True), dict(fresh=True, split=True),
+               dict(fresh=True, cone=True), dict(fresh=False, pack=True)):
+        res = run_bmc(prop, depth=depth, rules=m.rules(), mutant=m.name, timeout_ms=TIMEOUT, **kw)
+        assert res.verdict == REFUTED, kw
+        cex = res.counterexample()
+        replay(cex)
+        assert cex.replayed
+        seen.append((res.depth, [s.rule for s in cex.steps]))
+    assert seen == [(expected, rules)] * len(seen)
+
+
+def test_depth_two_refutation_is_the_same_on_the_fresh_and_the_incremental_solver():
+    """A counterexample needing two steps: no path finds a shorter or a longer one."""
+    from model.rules import RULES
+    from model.values import eq
+
+    def never_modified(s):
+        return s.forall("Token", lambda t: implies(s.token_alive[t], eq(s.token_modified_id[t], 0)))
+
+    prop = Property("modified-id-stays-0", "No token is ever adjusted.", "state", ("§4.2",), never_modified)
+    rules = {n: RULES[n] for n in ("kacs_open_self_token", "ioctl_adjust_privs", "close_handle")}
+    for kw in (dict(fresh=False, pack=False), dict(fresh=True), dict(fresh=True, split=True)):
+        res = run_bmc(prop, depth=3, rules=rules, timeout_ms=TIMEOUT, **kw)
+        assert res.verdict == REFUTED and res.depth == 2, kw
+        assert [s.result for s in res.stats] == ["unsat", "unsat", "sat"], kw
+        cex = res.counterexample()
+        replay(cex)
+        assert [s.rule for s in cex.steps] == ["kacs_open_self_token", "ioctl_adjust_privs"], kw
+
+
+def test_real_model_stays_bounded_ok_on_every_path():
+    for kw in (dict(fresh=True), dict(fresh=True, split=True), dict(fresh=True, cone=True)):
+        res = run_bmc(CLOSE_EBADF, depth=1, timeout_ms=TIMEOUT, **kw)
+        assert res.verdict == BOUNDED_OK and res.depth == 1 and res.model is None, kw
+
+
+def test_resource_limit_is_unknown_never_a_verdict():
+    """``rlimit`` bounds each query in z3 resource units (deterministic, unlike the wall-clock timeout)."""
+    m = load_seeded()["fork-shares-token"]
+    res = run_bmc(LIVE, depth=2, rules=m.rules(), timeout_ms=TIMEOUT, rlimit=1)
+    assert res.verdict == UNKNOWN and res.reason
+    with pytest.raises(ValueError):
+        res.counterexample()
+    again = run_bmc(LIVE, depth=2, rules=m.rules(), timeout_ms=TIMEOUT, rlimit=1)
+    assert (again.verdict, again.depth) == (res.verdict, res.depth)
+
+
+def test_last_step_rules_keep_the_rules_that_can_end_a_counterexample():
+    m = load_seeded()["fork-shares-token"]
+    unr = Unrolling(SCENARIOS["standard"]().state, m.rules(), DEFAULT_EXTRA, 2, TIMEOUT)
+    names = unr.rule_names
+    assert [names[i] for i in last_step_rules(CLOSE_EBADF, unr)] == ["close_handle"]
+    live = {names[i] for i in last_step_rules(LIVE, unr)}
+    assert "fork" in live
+    tpl = unr.template
+    fields = {"thread_alive", "thread_real", "token_alive"}
+    for n in names:  # exactly the writers of a field the property reads
+        assert (n in live) == bool(tpl.writes[n] & fields), n
+    assert live != set(names)
