@@ -175,9 +175,27 @@ def collect_garbage_full(state: ConcreteState, rules: dict[str, Rule] | None = N
                 out = rule.apply(state, None, {key: oid})
                 if out.enabled and int(out.errno) == 0:
                     records.append(StepRecord(None, name, {key: oid}, out))
-                    state = out.post
-                    changed = True
+                    prev, state = state, out.post
+                    changed = changed or _progressed(prev, state)
     return state, records
+
+
+def _progressed(prev: ConcreteState, post: ConcreteState) -> bool:
+    """Whether a reclamation step from ``prev`` changed the state.  The real rules always do (each
+    frees a token or destroys a session, §4.2, §4.6), so for them this never ends a collection
+    early; a broken reclamation rule that succeeds without freeing anything is recorded once per
+    round instead of being offered the same object forever.  Unknown lineage counts as progress."""
+    if post is prev or post.__dict__["_gen"] == prev.__dict__["_gen"]:
+        return False  # nothing written
+    delta = post.__dict__.get("_delta")
+    if post.universe is not prev.universe or delta is None or delta[0] != prev.__dict__["_gen"]:
+        return True
+    data, old = post.__dict__, delta[2]
+    for name, key in delta[1]:
+        before, now = (old[name], data[name]) if key is None else (old[name][key], data[name][key])
+        if before != now:
+            return True
+    return False
 
 
 def collect_garbage(state: ConcreteState, rules: dict[str, Rule] | None = None,
@@ -352,6 +370,8 @@ def _collect_scheduled(state: ConcreteState, rules: dict[str, Rule],
                 if out.enabled and int(out.errno) == 0:
                     records.append(StepRecord(None, name, {key: oid}, out))
                     prev, state = state, out.post
+                    if not _progressed(prev, state):
+                        continue
                     changed = True
                     if pending["Token"] is None:
                         continue
