@@ -124,6 +124,15 @@ def new_fd_opened(pre: Any, post: Any, p: Any, h: Any) -> Any:
     return and_(not_(pre.fd_open[p, h]), post.fd_open[p, h])
 
 
+def first_failure(rows: list[tuple[Any, Any]]) -> Any:
+    """The errno a syscall table gives: the errno of the first requirement ``(holds, errno)`` of
+    ``rows`` (in the spec's order) that does not hold, else 0."""
+    out: Any = D.OK
+    for cond, errno in reversed(rows):
+        out = ite(cond, out, errno)
+    return out
+
+
 __all__ = ["AccessQuery", "TCB_CLASS", "ADJUSTMENT_RULES", "IMPERSONATION_RULES", "IOCTL_RIGHTS", "ok",
            "fd_token", "fd_has", "real_of", "effective_of", "holds_priv", "has_present", "acting",
-           "token_alive_both", "thread_alive_both", "unchanged", "new_fd_opened", "implies"]
+           "token_alive_both", "thread_alive_both", "unchanged", "new_fd_opened", "implies", "first_failure"]

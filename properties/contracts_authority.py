@@ -22,19 +22,10 @@ from model.access import access_check, read_sd
 from model.rules.common import effective_token, holds
 from model.values import and_, eq, has_all, iff, implies, inc, ite, ne, not_, or_, uge, ule
 from properties.base import prop
-from properties.catalog_support import fd_has, fd_token, ok
+from properties.catalog_support import fd_has, fd_token, first_failure, ok
 
 
 # ------------------------------------------------------------------ shared vocabulary
-def first_failure(rows: list[tuple[Any, Any]]) -> Any:
-    """The errno a syscall table gives: the errno of the first requirement ``(holds, errno)`` of
-    ``rows`` (in the spec's order) that does not hold, else 0."""
-    out: Any = D.OK
-    for cond, errno in reversed(rows):
-        out = ite(cond, out, errno)
-    return out
-
-
 def used(post: Any, tok: Any, privs: Any) -> Any:
     """``privs`` are marked used on ``tok`` after the step (§7.1 Lifecycle)."""
     return has_all(post.token_privs_used[tok], privs)
@@ -601,4 +592,4 @@ SURVIVORS_AUTHORITY: dict[str, tuple[str, str]] = {
         "(vacuity) check of the rule."),
 }
 
-__all__ = ["SURVIVORS_AUTHORITY", "first_failure", "gated_level", "hard_deny", "impersonation_request", "used"]
+__all__ = ["SURVIVORS_AUTHORITY", "gated_level", "hard_deny", "impersonation_request", "used"]

@@ -24,18 +24,9 @@ from model.access import handle_mask, map_generic
 from model.rules.common import effective_token, process_sd_check, real_token, token_sd_check
 from model.values import and_, clear, eq, has_any, iff, implies, inc, ite, ne, not_, or_, ult
 from properties.base import prop
-from properties.catalog_support import ok
+from properties.catalog_support import first_failure, ok
 
 # ------------------------------------------------------------------ shared vocabulary
-
-
-def first_failure(rows: list[tuple[Any, Any]]) -> Any:
-    """The errno a syscall table gives: the errno of the first requirement ``(holds, errno)`` of
-    ``rows`` (in the spec's order) that does not hold, else 0."""
-    out: Any = D.OK
-    for cond, errno in reversed(rows):
-        out = ite(cond, out, errno)
-    return out
 
 
 def _proc(pre: Any, step: Any) -> Any:
@@ -519,4 +510,4 @@ SURVIVORS_LIFECYCLE: dict[str, tuple[str, str]] = {
 }
 
 
-__all__ = ["ERRNO_TABLES", "OPEN_RULES", "SOCKET_RULES", "SURVIVORS_LIFECYCLE", "first_failure"]
+__all__ = ["ERRNO_TABLES", "OPEN_RULES", "SOCKET_RULES", "SURVIVORS_LIFECYCLE"]

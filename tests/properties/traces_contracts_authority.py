@@ -8,32 +8,12 @@ new sockets from 1, new sessions from 6, a forked process from 5.
 
 from model import domain as D
 from model.scenarios import ALICE, BOB
+from tests.properties.trace_args import create_args, restrict_args
 
 MAX = int(D.MAXIMUM_ALLOWED)
 IMP, IDENT = int(D.IMPERSONATION), int(D.IDENTIFICATION)
 NULL = D.SID_NULL
 ASSIGN = int(D.SE_ASSIGN_PRIMARY)
-
-
-def create_args(**over):
-    """kacs_create_token arguments: a plain primary token of SYSTEM's session, no groups
-    (the same builder as test_mutants_concrete.create_args, copied to avoid an import cycle)."""
-    args = {"user": D.SID_SYSTEM, **{f"g{i}": NULL for i in range(7)}, "group_count": 0,
-            "g_enabled": 0, "g_default": 0, "g_mandatory": 0, "g_owner": 0, "g_deny_only": 0,
-            "privs_present": 0, "privs_enabled": 0, "owner_index": 0, "group_index": 0, "default_dacl": 0,
-            "integrity": int(D.IL_MEDIUM), "policy": 1, "primary": True, "level": 0, "session": 1,
-            "restricted": False, **{f"r{i}": NULL for i in range(4)}, "r_mask": 0, "write_restricted": False,
-            "user_deny_only": False, "confined": False, "conf_sid": NULL, "c0": NULL, "c1": NULL, "c_mask": 0,
-            "conf_exempt": False, "isolation": False, "elevation_field": 0, "scope": 0}
-    args.update(over)
-    return args
-
-
-def restrict_args(fd, **over):
-    args = {"fd": fd, "deny_mask": 0, "remove_privs": 0, **{f"r{i}": NULL for i in range(4)}, "r_mask": 0,
-            "write_restricted": False, "payload_ok": True}
-    args.update(over)
-    return args
 
 
 OPEN_MAX = ("kacs_open_self_token", {"real": False, "access_mask": MAX})

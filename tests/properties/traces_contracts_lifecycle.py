@@ -7,6 +7,7 @@ alice=3 bob=4 svc=5; sockets, fds (from 3) and new objects take the next free id
 """
 
 from model import domain as D
+from tests.properties.trace_args import create_args
 
 MAX = int(D.MAXIMUM_ALLOWED)
 QUERY = int(D.TOKEN_QUERY)
@@ -26,20 +27,6 @@ PEER = "open-peer-token-opens-a-new-token-of-the-peer-at-the-captured-level-crea
 KERNEL = "the-kernel-frees-the-token-and-destroys-the-session-with-its-tokens"
 USED = "every-live-tokens-logon-session-is-marked-as-having-had-a-token"
 FD_GUARDS = "a-closed-fd-fails-with-ebadf-and-a-missing-handle-right-with-eacces"  # properties/guards.py
-
-
-def create_args(**over):
-    """kacs_create_token arguments: a plain primary token of SYSTEM's session, no groups (a copy of the
-    builder in test_mutants_concrete, which imports this module)."""
-    args = {"user": D.SID_SYSTEM, **{f"g{i}": NULL for i in range(7)}, "group_count": 0,
-            "g_enabled": 0, "g_default": 0, "g_mandatory": 0, "g_owner": 0, "g_deny_only": 0,
-            "privs_present": 0, "privs_enabled": 0, "owner_index": 0, "group_index": 0, "default_dacl": 0,
-            "integrity": int(D.IL_MEDIUM), "policy": 1, "primary": True, "level": 0, "session": 1,
-            "restricted": False, **{f"r{i}": NULL for i in range(4)}, "r_mask": 0, "write_restricted": False,
-            "user_deny_only": False, "confined": False, "conf_sid": NULL, "c0": NULL, "c1": NULL, "c_mask": 0,
-            "conf_exempt": False, "isolation": False, "elevation_field": 0, "scope": 0}
-    args.update(over)
-    return args
 
 
 OPEN_QUERY = ("kacs_open_self_token", {"real": False, "access_mask": QUERY})
