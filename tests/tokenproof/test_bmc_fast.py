@@ -10,36 +10,18 @@ from __future__ import annotations
 import pytest
 import z3
 
-from model import domain as D
 from model.scenarios import SCENARIOS
 from model.state import FIELDS
-from model.values import implies, ne, not_
+from model.values import implies
 from properties.base import Property
 from tokenproof.bmc import (BOUNDED_OK, DEFAULT_EXTRA, REFUTED, UNKNOWN, Unrolling, last_step_rules,
                             run_bmc)
 from tokenproof.mutants import load_seeded
 from tokenproof.replay import replay
 
+from tests.tokenproof.test_bmc import CLOSE_EBADF, LIVE  # the same two test properties
+
 TIMEOUT = 120_000
-
-
-def _live_threads_have_live_tokens(s):
-    return s.forall("Thread", lambda t: implies(s.thread_alive[t], s.token_alive[s.thread_real[t]]))
-
-
-LIVE = Property("test.live-threads-have-live-tokens", "Every live thread's real token is live.", "state",
-                ("§4.3",), _live_threads_have_live_tokens)
-
-
-def _close_of_closed_fd_fails(pre, post, step):
-    if step.rule != "close_handle":
-        return True
-    p = pre.thread_proc[step.actor]
-    return implies(not_(pre.fd_open[p, step.args["fd"]]), ne(step.errno, D.OK))
-
-
-CLOSE_EBADF = Property("test.close-of-a-closed-fd-fails", "close_handle on a closed fd fails (EBADF).",
-                       "transition", ("§4.8",), _close_of_closed_fd_fails, rules=("close_handle",))
 
 
 def test_normalized_templates_build_the_same_terms_as_per_key_substitution():
