@@ -18,7 +18,7 @@ from typing import Any
 from model import domain as D
 from model.access import SD
 from model.rules.common import holds
-from model.values import and_, eq, has_all, has_any, implies, ite, not_, uge
+from model.values import and_, eq, has_all, has_any, implies, inc, ite, not_, uge
 
 # every source a rule copies a new token from is live (for state properties about token fields:
 # a copy of a dead, arbitrary token would break them)
@@ -124,6 +124,12 @@ def new_fd_opened(pre: Any, post: Any, p: Any, h: Any) -> Any:
     return and_(not_(pre.fd_open[p, h]), post.fd_open[p, h])
 
 
+def takes_next_token_id(pre: Any, post: Any, tok: Any) -> Any:
+    """``tok`` carries the token-id counter's value and the counter advances by one (§4.2 token_guid:
+    every token object has its own id; the model draws ids from a counter, so they are never reused)."""
+    return and_(eq(post.token_id[tok], pre.next_token_id), eq(post.next_token_id, inc(pre.next_token_id, D.ID_W)))
+
+
 def first_failure(rows: list[tuple[Any, Any]]) -> Any:
     """The errno a syscall table gives: the errno of the first requirement ``(holds, errno)`` of
     ``rows`` (in the spec's order) that does not hold, else 0."""
@@ -135,4 +141,5 @@ def first_failure(rows: list[tuple[Any, Any]]) -> Any:
 
 __all__ = ["AccessQuery", "TCB_CLASS", "ADJUSTMENT_RULES", "IMPERSONATION_RULES", "IOCTL_RIGHTS", "ok",
            "fd_token", "fd_has", "real_of", "effective_of", "holds_priv", "has_present", "acting",
-           "token_alive_both", "thread_alive_both", "unchanged", "new_fd_opened", "implies", "first_failure"]
+           "token_alive_both", "thread_alive_both", "unchanged", "new_fd_opened", "implies", "first_failure",
+           "takes_next_token_id"]

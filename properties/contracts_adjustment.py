@@ -21,20 +21,13 @@ from typing import Any
 from model import domain as D
 from model.access import access_check, handle_mask
 from model.rules.common import default_token_sd, holds
-from model.values import BV, and_, any_, bit_of, clear, eq, has_all, has_any, implies, inc, ite, ne, not_, or_, \
+from model.values import BV, and_, any_, bit_of, clear, eq, has_all, has_any, implies, ite, ne, not_, or_, \
     subset, ugt, ule, ult
 from properties.base import prop
-from properties.catalog_support import effective_of, fd_has, fd_token, ok, real_of
+from properties.catalog_support import effective_of, fd_has, fd_token, first_failure, ok, real_of, \
+    takes_next_token_id
 
 NT_SAME = {"kacs": "proved", "nt": "proved"}
-
-
-def _expected_errno(checks: list[tuple[Any, Any]]) -> Any:
-    """The errno of the first failing check of ``checks`` (condition, errno) in order; 0 if all hold."""
-    out: Any = D.OK
-    for cond, errno in reversed(checks):
-        out = ite(cond, out, errno)
-    return out
 
 
 def _index_names(s: Any, tok: Any, index: Any, attrs: Any) -> Any:
@@ -360,7 +353,7 @@ def create_token_errno(pre, post, step):
     (CREATE-06).  Errnos: DECISIONS.md "kacs_create_token guard order"."""
     if step.rule != "kacs_create_token":
         return True
-    return eq(step.errno, _expected_errno(_create_checks(pre, step)))
+    return eq(step.errno, first_failure(_create_checks(pre, step)))
 
 
 @prop("create-token-marks-se-create-token-used-once-its-gate-accepts",
@@ -447,9 +440,9 @@ def new_token_ids(pre, post, step):
     the model draws it from a counter, so ids are never reused."""
     if step.rule not in CREATIONS:
         return True
-    new, nxt = step.args["new_token"], pre.next_token_id
+    new = step.args["new_token"]
     return implies(ok(step), and_(not_(pre.token_alive[new]), post.token_alive[new],
-                                  eq(post.token_id[new], nxt), eq(post.next_token_id, inc(nxt, D.ID_W))))
+                                  takes_next_token_id(pre, post, new)))
 
 
 @prop("new-tokens-mark-their-logon-session-as-used",

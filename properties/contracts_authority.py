@@ -22,7 +22,7 @@ from model.access import access_check, read_sd
 from model.rules.common import effective_token, holds
 from model.values import and_, eq, has_all, iff, implies, inc, ite, ne, not_, or_, uge, ule
 from properties.base import prop
-from properties.catalog_support import fd_has, fd_token, first_failure, ok
+from properties.catalog_support import fd_has, fd_token, first_failure, ok, takes_next_token_id
 
 
 # ------------------------------------------------------------------ shared vocabulary
@@ -65,6 +65,23 @@ def impersonation_request(pre: Any, step: Any) -> tuple[Any, Any, Any]:
     t = fd_token(pre, step)
     reached = and_(fd_has(pre, step, "fd", D.TOKEN_IMPERSONATE), not_(pre.token_primary[t]))
     return t, pre.token_level[t], reached
+
+
+def identity_differs(pre: Any, tok: Any, old: Any) -> Any:
+    """``tok``'s user SID or LogonSession differs from ``old``'s: the case a primary replacement may
+    only make with SeTcbPrivilege (§4.3 LIFE-24/25, Appendix A §13.2 IOCTL-13/14)."""
+    return or_(ne(pre.token_user[tok], pre.token_user[old]), ne(pre.token_session[tok], pre.token_session[old]))
+
+
+def primary_gate_outcome(pre: Any, post: Any, step: Any, real: Any, changed: Any, expected: Any) -> Any:
+    """A primary replacement through an fd open with TOKEN_ASSIGN_PRIMARY: its errno is ``expected`` (the
+    requirements table), SeAssignPrimaryTokenPrivilege is marked used on the caller's ``real`` token when
+    held, and SeTcbPrivilege when a successful step ``changed`` the identity (§7.1 Lifecycle, PRIV-03)."""
+    gate = fd_has(pre, step, "fd", D.TOKEN_ASSIGN_PRIMARY)
+    return implies(gate, and_(
+        eq(step.errno, expected),
+        implies(holds(pre, real, D.SE_ASSIGN_PRIMARY), used(post, real, D.SE_ASSIGN_PRIMARY)),
+        implies(and_(ok(step), changed), used(post, real, D.SE_TCB))))
 
 
 IMPERSONATION_CALLS = ("kacs_impersonate_peer", "ioctl_impersonate")
@@ -219,8 +236,7 @@ def new_token_ids(pre, post, step):
     some = pre.exists("Token", born)
     return and_(
         pre.forall("Token", lambda t: implies(born(t), and_(
-            eq(post.token_id[t], pre.next_token_id), eq(post.next_token_id, inc(pre.next_token_id, D.ID_W)),
-            post.sess_had_token[post.token_session[t]]))),
+            takes_next_token_id(pre, post, t), post.sess_had_token[post.token_session[t]]))),
         implies(not_(some), eq(post.next_token_id, pre.next_token_id)))
 
 
@@ -284,16 +300,12 @@ def install_requirements(pre, post, step):
         return True
     real = pre.thread_real[step.actor]
     tok = fd_token(pre, step)
-    changed = or_(ne(pre.token_user[tok], pre.token_user[real]), ne(pre.token_session[tok], pre.token_session[real]))
+    changed = identity_differs(pre, tok, real)
     tcb = holds(pre, real, D.SE_TCB)
     expected = first_failure([(holds(pre, real, D.SE_ASSIGN_PRIMARY), D.EPERM), (pre.token_primary[tok], D.EINVAL),
                               (or_(not_(changed), tcb), D.EPERM),
                               (not_(pre.sess_dead[pre.token_session[tok]]), D.EACCES)])
-    gate = fd_has(pre, step, "fd", D.TOKEN_ASSIGN_PRIMARY)
-    return implies(gate, and_(
-        eq(step.errno, expected),
-        implies(holds(pre, real, D.SE_ASSIGN_PRIMARY), used(post, real, D.SE_ASSIGN_PRIMARY)),
-        implies(and_(ok(step), changed), used(post, real, D.SE_TCB))))
+    return primary_gate_outcome(pre, post, step, real, changed, expected)
 
 
 @prop("install-commits-the-token-for-the-whole-process",
@@ -378,17 +390,13 @@ def external_requirements(pre, post, step):
     real = pre.thread_real[th]
     tok = fd_token(pre, step)
     old = pre.proc_primary[target]
-    changed = or_(ne(pre.token_user[tok], pre.token_user[old]), ne(pre.token_session[tok], pre.token_session[old]))
+    changed = identity_differs(pre, tok, old)
     granted = access_check(pre, effective_token(pre, th), read_sd(pre, "proc_sd", target),
                            D.PROCESS_SET_INFORMATION, D.PROCESS_MAPPING).allowed
     expected = first_failure([(holds(pre, real, D.SE_ASSIGN_PRIMARY), D.EPERM), (pre.proc_alive[target], D.ESRCH),
                               (granted, D.EACCES), (pre.token_primary[tok], D.EINVAL),
                               (or_(not_(changed), holds(pre, real, D.SE_TCB)), D.EPERM)])
-    gate = fd_has(pre, step, "fd", D.TOKEN_ASSIGN_PRIMARY)
-    return implies(gate, and_(
-        eq(step.errno, expected),
-        implies(holds(pre, real, D.SE_ASSIGN_PRIMARY), used(post, real, D.SE_ASSIGN_PRIMARY)),
-        implies(and_(ok(step), changed), used(post, real, D.SE_TCB))))
+    return primary_gate_outcome(pre, post, step, real, changed, expected)
 
 
 @prop("external-replacement-commits-the-primary-and-queues-every-target-thread",

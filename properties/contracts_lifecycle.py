@@ -22,15 +22,11 @@ from typing import Any
 from model import domain as D
 from model.access import handle_mask, map_generic
 from model.rules.common import effective_token, process_sd_check, real_token, token_sd_check
-from model.values import and_, clear, eq, has_any, iff, implies, inc, ite, ne, not_, or_, ult
+from model.values import and_, clear, eq, has_any, iff, implies, ite, ne, not_, or_, ult
 from properties.base import prop
-from properties.catalog_support import first_failure, ok
+from properties.catalog_support import acting_process, first_failure, ok, takes_next_token_id
 
 # ------------------------------------------------------------------ shared vocabulary
-
-
-def _proc(pre: Any, step: Any) -> Any:
-    return pre.thread_proc[step.actor]
 
 
 def _opened_token(pre: Any, step: Any) -> Any:
@@ -65,7 +61,7 @@ def _open_rows(pre: Any, step: Any) -> list[tuple[Any, Any]]:
 
 # rule -> its requirements, in the order of its syscall table, each with the errno it fails with
 def _fd_rows(pre: Any, step: Any) -> list[tuple[Any, Any]]:
-    return [(pre.fd_open[_proc(pre, step), step.args["fd"]], D.EBADF)]
+    return [(pre.fd_open[acting_process(pre, step), step.args["fd"]], D.EBADF)]
 
 
 def _socket_rows(pre: Any, step: Any) -> list[tuple[Any, Any]]:
@@ -78,7 +74,7 @@ def _socket_rows(pre: Any, step: Any) -> list[tuple[Any, Any]]:
     if step.rule == "socket_connect":
         return [(pre.sock_alive[k], D.EBADF), (not_(pre.sock_connected[k]), D.EINVAL)]
     # kacs_open_peer_token
-    return [(and_(pre.sock_alive[k], eq(pre.sock_server[k], _proc(pre, step))), D.EBADF),
+    return [(and_(pre.sock_alive[k], eq(pre.sock_server[k], acting_process(pre, step))), D.EBADF),
             (pre.sock_has_peer[k], D.EACCES)]
 
 
@@ -168,7 +164,7 @@ def open_effects(pre, post, step):
     A §2: "All token fds are created with O_CLOEXEC set" (IOCTL-02)."""
     if step.rule not in OPEN_RULES:
         return True
-    p, h = _proc(pre, step), step.args["fd"]
+    p, h = acting_process(pre, step), step.args["fd"]
     desired = map_generic(step.args["access_mask"], D.TOKEN_MAPPING)
     rights = implies(not_(has_any(desired, D.MAXIMUM_ALLOWED)),
                      eq(post.fd_mask[p, h], clear(desired, D.MAXIMUM_ALLOWED)))
@@ -197,7 +193,7 @@ def open_caches_granted_mask(pre, post, step):
     (TOK-05)."""
     if step.rule not in ("kacs_open_self_token", "kacs_open_process_token"):
         return True
-    p, h = _proc(pre, step), step.args["fd"]
+    p, h = acting_process(pre, step), step.args["fd"]
     dec = token_sd_check(pre, effective_token(pre, step.actor), _opened_token(pre, step), step.args["access_mask"])
     return implies(ok(step), eq(post.fd_mask[p, h], handle_mask(dec)))
 
@@ -214,7 +210,7 @@ def fd_call_effects(pre, post, step):
     model: the cached mask lives on the fd, and closing it drops the handle (RIGHTS-16)."""
     if step.rule not in ("close_handle", "set_cloexec"):
         return True
-    p, fd = _proc(pre, step), step.args["fd"]
+    p, fd = acting_process(pre, step), step.args["fd"]
     if step.rule == "close_handle":
         effect, field = not_(post.fd_open[p, fd]), "fd_open"
     else:
@@ -225,12 +221,6 @@ def fd_call_effects(pre, post, step):
 
 
 # ------------------------------------------------------------------ fork / exec (§4.3)
-def _new_token_counted(pre: Any, post: Any, tok: Any) -> Any:
-    """``tok`` carries the next token id and the id counter advanced by one (§4.2 token_guid: every
-    token object has its own id)."""
-    return and_(eq(post.token_id[tok], pre.next_token_id), eq(post.next_token_id, inc(pre.next_token_id, D.ID_W)))
-
-
 @prop("fork-copies-the-fd-table-and-gives-the-child-token-the-next-id",
       "After fork, the child's token fd table is the parent's (the same fds open, each on the same token "
       "with the same cached mask and FD_CLOEXEC flag), and the child's new primary token has the next "
@@ -248,7 +238,7 @@ def fork_contract(pre, post, step):
     the mask cached at its original open (RIGHTS-04)."""
     if step.rule != "fork":
         return True
-    parent, child = _proc(pre, step), step.args["child"]
+    parent, child = acting_process(pre, step), step.args["child"]
 
     def same(h: Any) -> Any:
         return and_(eq(post.fd_open[child, h], pre.fd_open[parent, h]),
@@ -256,7 +246,7 @@ def fork_contract(pre, post, step):
                                                          eq(post.fd_mask[child, h], pre.fd_mask[parent, h]),
                                                          eq(post.fd_cloexec[child, h], pre.fd_cloexec[parent, h]))))
     return implies(ok(step), and_(pre.forall("Handle", same),
-                                  _new_token_counted(pre, post, step.args["child_token"])))
+                                  takes_next_token_id(pre, post, step.args["child_token"])))
 
 
 def _lowering(pre: Any, step: Any) -> Any:
@@ -293,11 +283,11 @@ def exec_new_process_min(pre, post, step):
     integrity level, no action" (LIFE-15)."""
     if step.rule != "exec":
         return True
-    p, th = _proc(pre, step), step.actor
+    p, th = acting_process(pre, step), step.actor
     old = real_token(pre, th)
     new = post.proc_primary[p]
     file_il = ite(step.args["file_labelled"], step.args["file_level"], D.IL_MEDIUM)
-    lowered = and_(not_(pre.token_alive[new]), eq(post.thread_real[th], new), _new_token_counted(pre, post, new),
+    lowered = and_(not_(pre.token_alive[new]), eq(post.thread_real[th], new), takes_next_token_id(pre, post, new),
                    eq(post.token_integrity[new], file_il), eq(post.token_modified_id[new], 0),
                    eq(post.token_elevation[new], D.ELEV_DEFAULT),
                    *(eq(post.view(f)[new], pre.view(f)[old]) for f in _LOWERED_COPIES))
@@ -322,7 +312,7 @@ def exec_threads_and_fds(pre, post, step):
     (Linux de_thread; DECISIONS.md "exec ends the other threads")."""
     if step.rule != "exec":
         return True
-    p, th = _proc(pre, step), step.actor
+    p, th = acting_process(pre, step), step.actor
     threads = pre.forall("Thread", lambda x: eq(post.thread_alive[x], ite(
         eq(x, th), True, and_(pre.thread_alive[x], ne(pre.thread_proc[x], p)))))
     fds = pre.forall("Handle", lambda h: eq(post.fd_open[p, h], and_(pre.fd_open[p, h], not_(pre.fd_cloexec[p, h]))))
@@ -346,12 +336,12 @@ def exit_contract(pre, post, step):
     non-last threads")."""
     th = step.actor
     if step.rule == "thread_exit":
-        p = _proc(pre, step)
+        p = acting_process(pre, step)
         other = post.exists("Thread", lambda x: and_(post.thread_alive[x], eq(post.thread_proc[x], p), ne(x, th)))
         return implies(ok(step), and_(not_(post.thread_alive[th]), not_(post.thread_impersonating[th]), other))
     if step.rule != "process_exit":
         return True
-    p = _proc(pre, step)
+    p = acting_process(pre, step)
     threads = pre.forall("Thread", lambda x: ite(
         eq(pre.thread_proc[x], p), and_(not_(post.thread_alive[x]), not_(post.thread_impersonating[x])),
         eq(post.thread_alive[x], pre.thread_alive[x])))
@@ -420,13 +410,13 @@ def open_peer_effects(pre, post, step):
     "kacs_open_peer_token returns a copy"."""
     if step.rule != "kacs_open_peer_token":
         return True
-    k, p, h = step.args["socket"], _proc(pre, step), step.args["fd"]
+    k, p, h = step.args["socket"], acting_process(pre, step), step.args["fd"]
     tok = post.fd_token[p, h]
     stored, level = pre.sock_peer_token[k], pre.sock_peer_level[k]
     anon = eq(level, D.ANONYMOUS)
     return implies(ok(step), and_(
         post.fd_open[p, h], post.fd_cloexec[p, h], not_(pre.token_alive[tok]), post.token_alive[tok],
-        _new_token_counted(pre, post, tok),
+        takes_next_token_id(pre, post, tok),
         not_(post.token_primary[tok]), eq(post.token_level[tok], level),
         eq(post.token_user[tok], ite(anon, post.sid(D.SID_ANONYMOUS), pre.token_user[stored])),
         eq(post.token_session[tok], ite(anon, pre.anon_session, pre.token_session[stored])),

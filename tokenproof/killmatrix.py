@@ -63,6 +63,9 @@ from model import domain as D
 from model.rules.registry import RULES, Rule
 from model.sim import ModelPreconditionError, Simulator
 from properties.base import Property, StepInfo
+from properties.contracts_adjustment import SURVIVORS_ADJUSTMENT
+from properties.contracts_authority import SURVIVORS_AUTHORITY
+from properties.contracts_lifecycle import SURVIVORS_LIFECYCLE
 from tokenproof.mutants import Mutant, generate
 
 # ------------------------------------------------------------------ extra operators
@@ -616,18 +619,7 @@ def observable_difference(m: Mutant, seeds: Iterable[int] = range(6), steps: int
 # ------------------------------------------------------------------ known survivors
 # mutant name -> ("equivalent" | "gap", explanation): the reviewed survivors, declared beside the
 # rule-contract properties of each rule family (``SURVIVORS_<AREA>`` in properties/contracts_*.py).
-def _reviewed_survivors() -> dict[str, tuple[str, str]]:
-    from properties import contracts_adjustment, contracts_authority, contracts_lifecycle
-
-    out: dict[str, tuple[str, str]] = {}
-    for mod in (contracts_adjustment, contracts_authority, contracts_lifecycle):
-        for name, value in vars(mod).items():
-            if name.startswith("SURVIVORS_"):
-                out.update(value)
-    return out
-
-
-SURVIVORS: dict[str, tuple[str, str]] = _reviewed_survivors()
+SURVIVORS: dict[str, tuple[str, str]] = {**SURVIVORS_ADJUSTMENT, **SURVIVORS_AUTHORITY, **SURVIVORS_LIFECYCLE}
 
 
 def classify(name: str, kill: Kill | None = None) -> tuple[str, str]:
