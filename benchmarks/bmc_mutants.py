@@ -22,7 +22,7 @@ Fixed seeds throughout.
 
     .venv/bin/python benchmarks/bmc_mutants.py [--depth 4] [--timeout 600000]
         [--examples 500] [--only SUBSTRING] [--limit N] [--pair PROPERTY:MUTANT ...]
-        [--no-hypothesis] [--no-cone] [--incremental] [--split]
+        [--no-hypothesis] [--no-cone] [--incremental] [--split] [--bv]
 """
 
 from __future__ import annotations
@@ -114,6 +114,8 @@ def main() -> None:
     ap.add_argument("--no-cone", action="store_true", help="encode every rule (no rule-level cone)")
     ap.add_argument("--incremental", action="store_true", help="one incremental solver (the older path)")
     ap.add_argument("--split", action="store_true", help="one query per rule the last step may take")
+    ap.add_argument("--bv", action="store_true", help="objects and SIDs as bit-vector numbers (run_bmc(bv=True)): "
+                    "z3 bit-blasts the queries to SAT")
     opts = ap.parse_args()
 
     import properties.catalog  # noqa: F401
@@ -136,7 +138,7 @@ def main() -> None:
         rules = mut.rules()
         t0, c0 = time.perf_counter(), time.process_time()
         res = run_bmc(prop, depth=opts.depth, rules=rules, mutant=mut.name, timeout_ms=opts.timeout,
-                      cone=not opts.no_cone, fresh=not opts.incremental, split=opts.split)
+                      cone=not opts.no_cone, fresh=not opts.incremental, split=opts.split, bv=opts.bv)
         if res.refuted:
             replay(res.counterexample())
         bt, ct = time.perf_counter() - t0, time.process_time() - c0

@@ -32,9 +32,13 @@ class Universe:
     """The z3 sorts of one symbolic world (shared by all states of a query)."""
 
     def __init__(self, mode: str, sizes: dict[str, int] | None = None,
-                 sids: Iterable[str] = (), extra_sids: int = 2):
+                 sids: Iterable[str] = (), extra_sids: int = 2, bv: bool = False):
         assert mode in ("unbounded", "finite")
+        assert not bv or mode == "finite", "bit-vector elements need a finite universe"
         self.mode = mode
+        self.bv = bv
+        self.ranges: list[z3.BoolRef] = []  # bv: the range constraints of the constants made so far
+        self.const_types: dict[int, Type] = {}  # bv: the model type of each constant (sorts no longer tell)
         self.tag = next(_counter)
         self.sorts: dict[str, z3.SortRef] = {}
         self.elements: dict[str, list[z3.ExprRef]] = {}
@@ -49,16 +53,27 @@ class Universe:
         else:
             sizes = sizes or {}
             for s in SORTS:
-                n = max(1, sizes.get(s, 1))
-                sort, consts = z3.EnumSort(f"{s}_{self.tag}", [f"{s[:2].lower()}{i}_{self.tag}" for i in range(n)])
-                self.sorts[s] = sort
-                self.elements[s] = list(consts)
+                self.sorts[s], self.elements[s] = self._finite_sort(s, max(1, sizes.get(s, 1)))
             names = sid_names + [f"S-1-5-21-0-0-0-{9000 + i}" for i in range(extra_sids)]
-            sort, consts = z3.EnumSort(f"SID_{self.tag}", [f"sid{i}_{self.tag}" for i in range(len(names))])
-            self.sorts["SID"] = sort
-            self.sid_consts = dict(zip(names, consts))
-            self.elements["SID"] = list(consts)
+            self.sorts["SID"], self.elements["SID"] = self._finite_sort("SID", len(names))
+            self.sid_consts = dict(zip(names, self.elements["SID"]))
         self.sid_names = {str(v): k for k, v in self.sid_consts.items()}
+
+    def _finite_sort(self, name: str, n: int) -> tuple[z3.SortRef, list[z3.ExprRef]]:
+        """``n`` distinct elements: an enumeration sort, or (``bv``) the numbers ``0..n-1``
+        of a bit-vector sort (every formula then is QF_BV, which z3 bit-blasts to SAT)."""
+        if self.bv:
+            w = max(1, (n - 1).bit_length())
+            return z3.BitVecSort(w), [z3.BitVecVal(i, w) for i in range(n)]
+        prefix = "sid" if name == "SID" else name[:2].lower()
+        sort, consts = z3.EnumSort(f"{name}_{self.tag}", [f"{prefix}{i}_{self.tag}" for i in range(n)])
+        return sort, list(consts)
+
+    def take_ranges(self) -> list[z3.BoolRef]:
+        """The range constraints of the bit-vector constants made since the last call
+        (``bv``: an object or SID constant is one of its sort's elements)."""
+        out, self.ranges = self.ranges, []
+        return out
 
     def z3sort(self, t: Type) -> z3.SortRef:
         if t.kind == "bool":
@@ -70,7 +85,14 @@ class Universe:
         return self.sorts[t.sort]
 
     def const(self, name: str, t: Type) -> z3.ExprRef:
-        return z3.Const(f"{name}_{self.tag}_{next(_counter)}", self.z3sort(t))
+        c = z3.Const(f"{name}_{self.tag}_{next(_counter)}", self.z3sort(t))
+        if self.bv:
+            self.const_types[c.get_id()] = t
+        if self.bv and t.kind in ("obj", "sid"):
+            n = len(self.elements["SID" if t.kind == "sid" else t.sort])
+            if n & (n - 1):  # not a power of two: some bit patterns are no element
+                self.ranges.append(z3.ULE(c, n - 1))
+        return c
 
     def lift(self, t: Type, v: Any) -> z3.ExprRef:
         """A concrete-or-symbolic value as a z3 term of type ``t``."""

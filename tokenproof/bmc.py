@@ -382,9 +382,9 @@ class Unrolling:
 
     def __init__(self, init: ConcreteState, rules: dict[str, Rule], extra: dict[str, int] | None = None,
                  extra_sids: int = 2, timeout_ms: int = DEFAULT_TIMEOUT_MS, names: Any = None,
-                 pack: bool = True):
+                 pack: bool = True, bv: bool = False):
         self.init = exact_universe(extend_universe(init, extra or {}))
-        self.uni, self.emb = finite_universe(self.init, extra_sids=extra_sids)
+        self.uni, self.emb = finite_universe(self.init, extra_sids=extra_sids, bv=bv)
         for s in SORTS:  # the embedding covers exactly the extended concrete universe
             assert sorted(self.emb.to_elem[s]) == sorted(self.init.universe[s]), s
         self.rules = dict(rules)
@@ -584,6 +584,7 @@ class Unrolling:
                       {name: {x.name: uni.const(f"{name}.{x.name}@{k}", x.type) for x in r.args}
                        for name, r in self.rules.items()})
         self.steps.append(sv)
+        self.solver.add(*self.uni.take_ranges())
         d = k + 1
         self._tabs.append({})
         self.tables.append(Tables(uni, self.index, lambda name, d=d: self.field_table(d, name)))
@@ -816,7 +817,7 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
             extra: dict[str, int] | None = None, timeout_ms: int = DEFAULT_TIMEOUT_MS,
             rules: dict[str, Rule] | None = None, mutant: str | None = None, profile: str = "kacs",
             extra_sids: int = 2, world: Any = None, cone: bool = False, fresh: bool = True,
-            rlimit: int = 0, split: bool = False, pack: bool = True) -> BMCResult:
+            rlimit: int = 0, split: bool = False, pack: bool = True, bv: bool = False) -> BMCResult:
     """Check ``prop`` on every execution of at most ``depth`` steps from ``scenario``.
 
     ``rules`` is the rule set (default: the KACS rules; pass ``mutant.rules()``
@@ -839,7 +840,14 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
     may take (``last_step_rules``), the first satisfiable one wins: the same
     depth, since every query is at that depth.  ``pack`` (default) builds the
     states from normalized templates (``Unrolling.normalized``); ``False`` is
-    the older per-key substitution, kept as a reference.
+    the older per-key substitution, kept as a reference.  ``bv`` numbers the
+    elements of every sort (and the SIDs) as bit-vectors ``0..n-1``, each
+    object or SID constant constrained to that range, instead of enumeration
+    sorts: every query is then QF_BV and z3 bit-blasts it to its SAT solver.
+    Measured: a satisfiable depth-4 query (the impersonate-peer mutant) about
+    2x faster (median 10 s against 21 s of CPU over five seeds), but the
+    unsatisfiable deep queries of the explorer agreement 2-4x slower; so off
+    by default.
     """
     from model.scenarios import SCENARIOS
 
@@ -850,12 +858,13 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
         world = SCENARIOS[scenario]()
     rules = rules if rules is not None else RULES
     unr = Unrolling(world.state, rules, DEFAULT_EXTRA if extra is None else extra, extra_sids, timeout_ms,
-                    names=world, pack=pack)
+                    names=world, pack=pack, bv=bv)
     query = None
     if prop.kind == "access":
         from properties.base import access_query
 
         query = access_query(unr.states[0], unr.uni)
+        unr.solver.add(*unr.uni.take_ranges())
     res = BMCResult(prop, BOUNDED_OK, -1, depth, 0.0, unrolling=unr, query=query, scenario=scenario,
                     mutant=mutant, profile=profile)
     prefix: list[int] | None = None  # selector values allowed before the violating step

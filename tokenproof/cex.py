@@ -197,9 +197,13 @@ def _eval_bool(model: z3.ModelRef, x: Any) -> bool:
 def concrete_query(model: z3.ModelRef, ex: Extraction, uni: Any, q: Any) -> Any:
     """Every z3 term inside ``q`` (dataclasses, lists) replaced by its concrete value."""
     sort_names = {uni.sorts[s].name(): s for s in uni.sorts}
+    typed = getattr(uni, "const_types", {})
 
     def conv(x: Any) -> Any:
         if isinstance(x, z3.ExprRef):
+            t = typed.get(x.get_id())
+            if t is not None and t.kind in ("obj", "sid"):  # bit-vector elements: the constant's type decides
+                return ex.value(model, t, x)
             v = model.eval(x, model_completion=True)
             if z3.is_bool(v):
                 return z3.is_true(v)

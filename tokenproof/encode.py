@@ -58,7 +58,7 @@ class Embedding:
 
 
 def finite_universe(c: ConcreteState, extra: dict[str, int] | None = None,
-                    sids: list[str] | None = None, extra_sids: int = 2) -> tuple[Universe, Embedding]:
+                    sids: list[str] | None = None, extra_sids: int = 2, bv: bool = False) -> tuple[Universe, Embedding]:
     """A finite universe with one element per object of ``c`` plus ``extra`` fresh
     elements per sort (room for objects the steps create)."""
     extra = extra or {}
@@ -76,7 +76,7 @@ def finite_universe(c: ConcreteState, extra: dict[str, int] | None = None,
         if not ids[s]:
             ids[s] = [start]
     uni = Universe("finite", {s: len(v) for s, v in ids.items()},
-                   sids=list(dict.fromkeys([*(sids or []), *state_sids(c)])), extra_sids=extra_sids)
+                   sids=list(dict.fromkeys([*(sids or []), *state_sids(c)])), extra_sids=extra_sids, bv=bv)
     emb = Embedding(uni)
     for s in SORTS:
         emb.to_elem[s] = dict(zip(ids[s], uni.elements[s]))

@@ -61,7 +61,8 @@ def test_every_path_gives_the_same_shortest_counterexample(mutant, prop, depth, 
     m = load_seeded()[mutant]
     seen = []
     for kw in (dict(fresh=False, pack=False), dict(fresh=True), dict(fresh=True, split=True),
-               dict(fresh=True, cone=True), dict(fresh=False, pack=True)):
+               dict(fresh=True, cone=True), dict(fresh=False, pack=True), dict(fresh=True, bv=True),
+               dict(fresh=True, cone=True, bv=True)):
         res = run_bmc(prop, depth=depth, rules=m.rules(), mutant=m.name, timeout_ms=TIMEOUT, **kw)
         assert res.verdict == REFUTED, kw
         cex = res.counterexample()
@@ -81,7 +82,8 @@ def test_depth_two_refutation_is_the_same_on_the_fresh_and_the_incremental_solve
 
     prop = Property("modified-id-stays-0", "No token is ever adjusted.", "state", ("§4.2",), never_modified)
     rules = {n: RULES[n] for n in ("kacs_open_self_token", "ioctl_adjust_privs", "close_handle")}
-    for kw in (dict(fresh=False, pack=False), dict(fresh=True), dict(fresh=True, split=True)):
+    for kw in (dict(fresh=False, pack=False), dict(fresh=True), dict(fresh=True, split=True),
+               dict(fresh=True, bv=True)):
         res = run_bmc(prop, depth=3, rules=rules, timeout_ms=TIMEOUT, **kw)
         assert res.verdict == REFUTED and res.depth == 2, kw
         assert [s.result for s in res.stats] == ["unsat", "unsat", "sat"], kw
@@ -119,3 +121,24 @@ def test_last_step_rules_keep_the_rules_that_can_end_a_counterexample():
     for n in names:  # exactly the writers of a field the property reads
         assert (n in live) == bool(tpl.writes[n] & fields), n
     assert live != set(names)
+
+
+def test_bit_vector_elements_refute_an_access_property_with_the_same_query():
+    """``bv=True`` (objects and SIDs as bit-vector numbers, range-constrained) on an access
+    property: the AccessQuery's token and SIDs are read back by their declared types (§10.2)."""
+    from model.access import access_check
+    from model.values import not_
+
+    def never_allows(s, q):
+        return not_(access_check(s, q.token, q.sd, q.desired, q.mapping).allowed)
+
+    prop = Property("access-never-allowed", "AccessCheck never allows.", "access", ("§10.2",), never_allows)
+    for bv in (False, True):
+        res = run_bmc(prop, depth=1, timeout_ms=TIMEOUT, bv=bv)
+        assert res.verdict == REFUTED and res.depth == 0, bv
+        cex = res.counterexample()
+        replay(cex)
+        assert cex.replayed
+        q = cex.query
+        assert type(q.token) is int and q.token in cex.states[0].universe["Token"], bv
+        assert all(type(a.sid) is str and a.sid.startswith("S-1-") for a in q.sd.aces), bv
