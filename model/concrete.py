@@ -18,6 +18,12 @@ Storage (for speed; the interface is unchanged):
   ``with_writes``/a concrete ``Step.finish``, the *delta* from its parent: the
   written ``(field, key)`` pairs and the parent's versions of the changed
   fields.  ``model.sim.collect_garbage`` uses it to schedule reclamation.
+* Linear states (``ConcreteState.linear``, for straight-line runs that never go
+  back to a pre-state): a step writes into the field dicts in place instead of
+  copying each dict it writes; the delta then lists only the writes that
+  changed a value (a write of the value a key already reads is made but not
+  listed: every reader of deltas skips such writes) and keeps the old value of
+  every such key (``_OldValues``) instead of the parent's dicts.
 * Universes are sorted tuples without duplicates (``Ids``), so membership and
   the next free id are binary searches.  A universe made by
   ``copy_with_universe`` (a ``UniverseDict``) remembers the one it grew from
@@ -34,7 +40,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 from model import domain as D
 from model.state import ALIVE_FIELD, FIELDS, SCHEMA, SORTS, FieldSpec, FieldView, State, Type, Write, default_of
-from model.values import _ExprRef, is_sym
+from model.values import BV, and_, is_sym
+
+_int_new = int.__new__
 
 
 def normalize(t: Type, v: Any) -> Any:
@@ -64,6 +72,8 @@ def _normalizer(t: Type) -> Callable[[Any], Any]:
         def norm(v: Any) -> Any:
             if type(v) is int and 0 <= v <= top:
                 return v
+            if type(v) is BV:  # a concrete bit-vector (an int): ``normalize``'s ``int(v) & top``
+                return _int_new(int, v) & top
             return normalize(t, v)
     elif t.kind == "obj":
         def norm(v: Any) -> Any:
@@ -180,9 +190,14 @@ def universe_added(old: dict[str, tuple], new: dict[str, tuple], depth: int = 16
     return {sort: [x for seg in reversed(segs) for x in seg] for sort, segs in segments.items()}
 
 
+#: below this many ids a linear ``in`` (in C) beats ``bisect_left`` on an ``Ids`` (a tuple subclass,
+#: which ``bisect`` indexes through the generic sequence protocol: several times slower than ``in``)
+BISECT_MIN = 64
+
+
 def contains(ids: tuple, k: Any) -> bool:
-    """``k in ids`` (a binary search for ``Ids``)."""
-    if type(ids) is Ids and type(k) is int:
+    """``k in ids`` (a binary search for a large ``Ids``)."""
+    if type(ids) is Ids and type(k) is int and len(ids) >= BISECT_MIN:
         i = bisect_left(ids, k)
         return i < len(ids) and ids[i] == k
     return k in ids
@@ -286,6 +301,31 @@ class ConcreteState(State):
             data[f.name] = default_of(f.type) if not f.keys else {}
         return cls(data, {s: () for s in SORTS})
 
+    def linear(self, delta: bool = True) -> "ConcreteState":
+        """This state, for straight-line use (a random walk, a trace run without diffs): the
+        same data in field dicts of its own, marked linear.  A concrete ``Step.finish`` on a
+        linear state (and on every state made from it) writes into the field dicts in place
+        instead of copying each dict it writes (``_apply_in_place``): the post-state is a new
+        state object, but the pre-state's keyed fields then read the post-state's values.
+        So every step applied to a linear state must be the one kept (its post-state is the
+        next state); the pre-state keeps only its universe, its scalars, its generation and
+        its delta, which is what reclamation scheduling reads (``model.sim``).  With
+        ``delta=False`` steps record no delta either (for runs without reclamation: a
+        collection then makes the full pass).  Outcomes are those of the persistent states
+        (tests/model/test_linear_perf.py)."""
+        store: dict[str, Any] = {}
+        for name, v in self.__dict__.items():
+            cls = FIELD_CLASS.get(name)
+            store[name] = cls(v) if cls is not None else v
+        store["_gen"] = next(_GEN)
+        store["_delta"] = None
+        store["_linear"] = True if delta else "no delta"
+        return ConcreteState._make(store, self.universe, {})
+
+    @property
+    def is_linear(self) -> bool:
+        return bool(self.__dict__.get("_linear"))
+
     def copy_with_universe(self, sort: str, new_ids: Iterable[int]) -> "ConcreteState":
         """The same state with fresh (unset, hence dead) objects added to a sort
         (the state itself if they are all there already)."""
@@ -351,6 +391,28 @@ class ConcreteState(State):
             if fn(x):
                 return True
         return False
+
+    def exists_alive(self, sort: str, fn: Callable[[Any], tuple], match: tuple[str, Any] | None = None) -> bool:
+        """``State.exists_alive``: the objects for which the conjunction is False whatever
+        ``fn`` says (dead ones, and ones whose ``match`` field differs) are not looked at."""
+        xs = self.alive(sort)
+        if match is None:
+            for x in xs:
+                if and_(*fn(x)):
+                    return True
+            return False
+        # the live objects whose ``match`` field equals the value, found by ``list.index`` (its
+        # ``==``, as ``eq`` on concrete values) over the field's values read in one ``map``
+        vals = list(map(self.__dict__[match[0]].__getitem__, xs))
+        value, i = match[1], 0
+        while True:
+            try:
+                i = vals.index(value, i)
+            except ValueError:
+                return False
+            if and_(*fn(xs[i])):
+                return True
+            i += 1
 
     # The base class nests ``forall``/``exists`` with two lambdas per pair; the same pairs,
     # in the same order, with the same truth tests, in one loop.
@@ -427,14 +489,17 @@ class ConcreteState(State):
 
     def _apply_fast(self, entries: list[tuple]) -> "ConcreteState":
         """``with_writes`` for ``Step.finish`` on this backend: ``entries`` are
-        ``(field, key tuple, value, where, rows)`` whose guard already holds, in
+        ``(field, key tuple, value, when, where, rows)`` (``Step``'s pending effects, ``when``
+        not read) whose guard already holds, in
         order.  Same effect as ``with_writes`` of the corresponding ``Write``s
         (tests/model/test_performance_semantics.py compares the two)."""
+        if "_linear" in self.__dict__:
+            return self._apply_in_place(entries)
         store = dict(self.__dict__)
         copied: set[str] = set()
         written: list[tuple[str, Any]] = []
         add = written.append
-        for name, k, value, where, rows in entries:
+        for name, k, value, _when, where, rows in entries:
             if where is None:
                 # canonical already (the common case): stored as it is, as ``normalize`` would return it
                 tv = type(value)
@@ -476,6 +541,116 @@ class ConcreteState(State):
                 written.extend((name, kk) for kk, _ in updates)
         return self._derived(store, written, copied)
 
+    def _apply_in_place(self, entries: list[tuple]) -> "ConcreteState":
+        """``_apply_fast`` for a linear state (``linear``): the same values written at the same
+        keys in the same order, into this state's field dicts in place.  Every bulk update is
+        evaluated first, on the unchanged state (as ``_apply_fast`` evaluates them all on this
+        state).  The delta lists the writes that changed a value and keeps the old value of
+        every key they wrote (``_OldValues``), unless the state was made with
+        ``linear(delta=False)``.  A write of the value its key already reads is made (the key
+        may become stored) but not listed: the readers of deltas (``model.sim``'s reclamation
+        scheduling and reference index, ``_progressed``, the alive-list cache) skip such
+        writes anyway (tests/model/test_step_helpers_perf.py)."""
+        for e in entries:
+            if e[4] is not None:
+                entries = self._resolve_bulk(entries)
+                break
+        parent = self.__dict__
+        store = dict(parent)  # the pre-state keeps its scalars, generation and delta
+        written: list[tuple[str, Any]] = []
+        add = written.append
+        if parent["_linear"] is True:
+            old: dict[str, Any] = {}
+            for name, k, value, _when, _where, _rows in entries:
+                tv = type(value)  # canonical already (the common case): stored as it is
+                if tv is bool:
+                    if name not in _BOOL_FIELDS:
+                        value = NORMALIZE[name](value)
+                elif tv is int:
+                    if not 0 <= value <= _INT_TOP.get(name, -1):
+                        value = NORMALIZE[name](value)
+                elif tv is not str or name not in _SID_FIELDS:
+                    value = NORMALIZE[name](value)
+                if not k:
+                    if name not in old:
+                        prev = store[name]
+                        if prev == value:  # changes nothing (see below)
+                            store[name] = value
+                            continue
+                        old[name] = prev
+                    store[name] = value
+                    add((name, None))
+                    continue
+                key = k[0] if len(k) == 1 else k
+                d = store[name]
+                o = old.get(name)
+                if o is None or key not in o:
+                    prev = d[key]  # stored or default: what every read of the old state saw
+                    if prev == value:
+                        # a write that leaves the value as every read sees it is made (the key may
+                        # become stored) but not recorded: the delta lists what the step changed,
+                        # and every reader of it skips such writes anyway (a later write of the
+                        # same key in this step still finds the old value here)
+                        d[key] = value
+                        continue
+                    if o is None:
+                        o = old[name] = _OldValues()
+                        o.current = d
+                    o[key] = prev
+                d[key] = value
+                add((name, key))
+            store["_delta"] = (parent["_gen"], written, old)
+            touched: Any = old
+        else:  # no delta: the same writes, nothing recorded
+            touched = set()
+            for name, k, value, _when, _where, _rows in entries:
+                tv = type(value)
+                if not ((tv is bool and name in _BOOL_FIELDS) or (tv is str and name in _SID_FIELDS)
+                        or (tv is int and 0 <= value <= _INT_TOP.get(name, -1))):
+                    value = NORMALIZE[name](value)
+                if not k:
+                    store[name] = value
+                else:
+                    store[name][k[0] if len(k) == 1 else k] = value
+                    if name in _ALIVE_NAMES:
+                        touched.add(name)
+                        add((name, k[0] if len(k) == 1 else k))
+            store["_delta"] = None
+        store["_gen"] = next(_GEN)
+        cache = self._cache
+        if cache and touched:
+            for name in touched:
+                sort = _ALIVE_SORT.get(name)
+                if sort is not None:
+                    _alive_in_place(cache, sort, self.universe[sort], store[name], written, name)
+        return ConcreteState._make(store, self.universe, cache)
+
+    def _resolve_bulk(self, entries: list[tuple]) -> list[tuple]:
+        """``entries`` with every bulk update (``where``) replaced by the point writes it makes,
+        all evaluated on this state before anything is written (as ``_apply_fast`` does)."""
+        out: list[tuple] = []
+        add = out.append
+        for e in entries:
+            name, k, value, _when, where, rows = e
+            if where is None:
+                add(e)
+                continue
+            norm = NORMALIZE[name]
+            keys = FIELDS[name].keys
+            if rows is None and len(keys) == 1:
+                for x in self.universe[keys[0]]:
+                    cond, value = where(x)
+                    if cond:
+                        add((name, (x,), norm(value), True, None, None))
+            else:
+                for key in (rows if rows is not None else self.keys_of(FIELDS[name])):
+                    if type(key) is not tuple:
+                        key = key if isinstance(key, tuple) else (key,)
+                    cond, value = where(*key)
+                    if cond:
+                        add((name, key, norm(value), True, None, None))
+        return out
+
     def _derived(self, store: dict[str, Any], written: list[tuple[str, Any]], changed: set[str]) -> "ConcreteState":
         """The state with field store ``store``; its delta: ``written`` (field, key) pairs
         (key None for a scalar) and this state's versions of the ``changed`` fields."""
@@ -516,6 +691,8 @@ class ConcreteState(State):
 
 
 _ALIVE_ITEMS = tuple((f, sort) for sort, f in ALIVE_FIELD.items())
+_ALIVE_NAMES = frozenset(ALIVE_FIELD.values())
+_ALIVE_SORT = {f: sort for sort, f in ALIVE_FIELD.items()}
 
 
 def _advance_alive(cache: dict, sort: str, uni: tuple, d_old: dict, d_new: dict,
@@ -538,10 +715,53 @@ def _advance_alive(cache: dict, sort: str, uni: tuple, d_old: dict, d_new: dict,
         present = i < len(out) and out[i] == k
         if bool(d_new.get(k)) and contains(uni, k):
             if not present:
-                out.insert(i, uni[bisect_left(uni, k)])  # the universe's own id object, as ``alive`` lists it
+                out.insert(i, uni[_index_in(uni, k)])  # the universe's own id object, as ``alive`` lists it
         elif present:
             del out[i]
     cache[sort] = (uni, d_new, out)
+
+
+class _OldValues(dict):
+    """A keyed field as it was before an in-place step (``_apply_in_place``): the recorded old
+    value of every key the step wrote, the field's current value (``current``) for any other key."""
+
+    __slots__ = ("current",)
+
+    def __missing__(self, key: Any) -> Any:
+        return self.current[key]
+
+
+def _alive_in_place(cache: dict, sort: str, uni: tuple, d: dict, written: list[tuple[str, Any]], name: str) -> None:
+    """``_advance_alive`` for an alive field ``d`` changed in place: the cached list for
+    ``(uni, d)`` is brought up to date; any other cached list of ``d`` (another universe)
+    is dropped, as it no longer describes ``d``."""
+    hit = cache.get(sort)
+    if hit is None or hit[1] is not d:
+        return
+    if hit[0] is not uni or type(uni) is not Ids:
+        del cache[sort]
+        return
+    out = hit[2]  # the cache's own list (``alive`` hands out copies): updated in place
+    for field_name, k in written:
+        if field_name != name:
+            continue
+        if type(k) is not int:
+            del cache[sort]
+            return
+        i = bisect_left(out, k)
+        present = i < len(out) and out[i] == k
+        if bool(d.get(k)) and contains(uni, k):
+            if not present:
+                out.insert(i, uni[_index_in(uni, k)])
+        elif present:
+            del out[i]
+    cache[sort] = (uni, d, out)
+
+
+def _index_in(ids: tuple, k: Any) -> int:
+    """The position of ``k`` in the ``Ids`` ``ids``, which holds it (``bisect_left``, or
+    ``tuple.index`` below ``BISECT_MIN`` ids: the same position)."""
+    return ids.index(k) if len(ids) < BISECT_MIN else bisect_left(ids, k)
 
 
 def next_free(ids: Iterable[int], start: int = 0) -> int:
@@ -564,5 +784,5 @@ def next_free(ids: Iterable[int], start: int = 0) -> int:
     return n
 
 
-__all__ = ["ConcreteState", "normalize", "next_free", "D", "FieldDict", "Ids", "as_ids", "contains",
+__all__ = ["ConcreteState", "normalize", "next_free", "D", "FieldDict", "Ids", "as_ids", "contains", "BISECT_MIN",
            "UniverseDict", "universe_added"]

@@ -16,7 +16,10 @@ it offers the rules only the *candidates* that step can have made
 reclaimable, in the same order and rounds; the rules still decide every
 offer.  Candidates of a transition A -> B (B's delta: the written
 ``(field, key)`` pairs, with A's values; a write that left the value as it
-was, as every read sees it, changes nothing and is skipped):
+was, as every read sees it, changes nothing and is skipped, and so is a write
+of a field neither reclamation rule reads, ``RECLAIM_READS``: a rule's
+outcome for an object is a function of the fields it reads and the universe,
+so such a write cannot enable it for anything):
 
 1. the key itself, for a written field keyed by Token or Session;
 2. the A-value of a written Token- or Session-typed field (the object a
@@ -53,6 +56,19 @@ for any other rule set (a mutant, a profile that replaces them), or when the
 delta from ``since`` is not known, ``collect_garbage`` makes the full pass.
 tests/model/test_performance_semantics.py checks scheduled against full
 collection after every step of random walks.
+
+Among the candidates, the scheduled collection does not offer the ones the
+rule refuses for a reason ``RefIndex`` knows without running it: a token with
+a reference (a live thread's real or impersonation token, a live process's
+primary, an open fd's token, a live socket's peer snapshot: the witnesses of
+``referenced_outside_pairs``), a session with such a live token, the
+Anonymous token and the SYSTEM and ANONYMOUS sessions.  A refused offer
+changes nothing, so leaving it out changes nothing; every offer made is
+decided by the rule.  The index is carried from one collection to the next by
+the keys each step wrote (tests/model/test_reclaim_index_perf.py compares it
+with one built from scratch, and with the rules, after every step).
+``collect_garbage`` makes the candidates, carries the index and looks for a
+first offer in one pass over the step's writes (``_prepare``).
 """
 
 from __future__ import annotations
@@ -61,7 +77,8 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.concrete import OBJ_FIELDS_BY_KEYS, ConcreteState, Ids, contains, next_free, universe_added
+from model.concrete import (BISECT_MIN, OBJ_FIELDS_BY_KEYS, ConcreteState, Ids, _index_in, contains, next_free,
+                            universe_added)
 from model.rules.registry import RULES, Rule
 from model.state import ALIVE_FIELD, FIELDS
 from model.step import Outcome
@@ -119,7 +136,10 @@ def allocate_fresh(state: ConcreteState, rule: Rule, actor: Any, args: dict[str,
                 args[a.name] = next_free(used, start=3)
             else:
                 args[a.name] = next_free(state.universe[sort], start=1)
-        state = state.copy_with_universe(sort, [args[a.name]])
+        v, ids = args[a.name], state.universe[sort]
+        if type(v) is int and type(ids) is Ids and contains(ids, v):
+            continue  # already there (a free slot): copy_with_universe returns the state
+        state = state.copy_with_universe(sort, [v])
     return state, args
 
 
@@ -143,10 +163,8 @@ def try_apply_rule(state: ConcreteState, rule: Rule, actor: Any, args: dict[str,
         uni = state.universe
         if sort in uni:
             v, ids = args[name], uni[sort]
-            if type(v) is int and type(ids) is Ids:  # already there: copy_with_universe returns the state
-                i = bisect_left(ids, v)
-                if i < len(ids) and ids[i] == v:
-                    continue
+            if type(v) is int and type(ids) is Ids and (v in ids if len(ids) < BISECT_MIN else contains(ids, v)):
+                continue  # already there: copy_with_universe returns the state
             state = state.copy_with_universe(sort, [v])
     out = rule.apply(state, actor, args)
     if not out.enabled:
@@ -209,13 +227,107 @@ def collect_garbage(state: ConcreteState, rules: dict[str, Rule] | None = None,
     the full collection.  Without it, or when it cannot be used, every live
     token and session is offered."""
     rules = rules or RULES
-    if since is not None:
-        cands = reclaim_candidates(since, state, rules)
-        if cands is not None:
-            if not cands["Token"] and not cands["Session"]:
+    if since is not None and (rules is RULES or _scheduling_applies(rules)):
+        prep = _prepare(since, state)
+        if prep is not None:
+            cands, refs, offered = prep
+            if not offered:
+                _LAST_INDEX[0] = (state.__dict__, state.__dict__["_gen"], state.universe, refs)  # _remember_index
                 return state, []  # nothing to offer: no round reclaims anything
-            return _collect_scheduled(state, rules, cands)
+            return _collect_scheduled(state, rules, cands, refs)
     return collect_garbage_full(state, rules)
+
+
+def _prepare(since: ConcreteState, state: ConcreteState) -> tuple[dict[str, set], "RefIndex", bool] | None:
+    """What ``collect_garbage`` needs for the step ``since`` -> ``state``, in one pass over the
+    step's writes: the candidates (``_candidates`` of ``_step_delta``), the reference index of
+    ``state`` (``_ref_index``) and whether some candidate would be offered (``_offered``);
+    None when the step is not known (``_step_delta`` is None).  The same values as those
+    functions, computed together (tests/model/test_performance_semantics.py,
+    tests/model/test_reclaim_index_perf.py compare the collections and the index)."""
+    uni = state.universe
+    if type(uni.get("Token")) is not Ids or type(uni.get("Session")) is not Ids:
+        return None
+    sd, data = since.__dict__, state.__dict__
+    suni = since.universe
+    added: dict | None = None
+    if suni is not uni:
+        if type(suni.get("Token")) is not Ids or type(suni.get("Session")) is not Ids:
+            return None
+        added = _universe_added(suni, uni)
+        if added is None:
+            return None
+    sgen = sd["_gen"]
+    written: Any = ()
+    if data["_gen"] != sgen:
+        delta = data["_delta"]
+        if delta is None or delta[0] != sgen:
+            return None
+        written, old = delta[1], delta[2]
+    if added:  # 4
+        tok, ses = set(added.get("Token", ())), set(added.get("Session", ()))
+    else:
+        tok, ses = set(), set()
+    cands = {"Token": tok, "Session": ses}
+    wkeys: set = set()  # the index's witnesses and tokens to look at again (``RefIndex.advance``)
+    itoks: set = set()
+    done: set = set()  # as in ``_add_delta_candidates``
+    plan = _FUSED_PLAN
+    for name, key in written:
+        p = plan[name]
+        if p is None:
+            continue  # a field the reclamation rules (and the index) do not read
+        old_sort, key_sort, at_key, keys, wkind, tside = p
+        if key is None:  # a scalar (none is read by the index)
+            before = old[name]
+            if before != data[name] and old_sort is not None:  # 2
+                cands[old_sort].add(before)
+            continue
+        if old_sort is None and wkind is None and not tside and (keys, key) in done:
+            continue  # nothing more to add for this key (as in ``_add_delta_candidates``)
+        before = old[name][key]
+        if before == data[name][key]:
+            continue  # a write that changed nothing: no candidate, and the index's reads are as they were
+        # the index: witnesses whose references may have changed, tokens whose liveness or session did
+        if wkind is not None:
+            wkeys.add((wkind, key))
+        elif tside:
+            itoks.add(key)
+        # rules 1-3 (``_add_delta_candidates``)
+        if old_sort is not None:  # 2
+            cands[old_sort].add(before)
+        elif (keys, key) in done:
+            continue
+        if key_sort is not None:  # 1
+            cands[key_sort].add(key)
+        for g, sort in at_key:  # 3
+            cands[sort].add(data[g][key])
+        done.add((keys, key))
+    if tok:  # 5
+        sess = data["token_session"]
+        for t in tok:
+            ses.add(sess[t])
+    # the index (``_ref_index``)
+    hit = _LAST_INDEX[0]
+    _LAST_INDEX[0] = None  # about to be advanced in place: no longer the index of ``since``
+    if hit is not None and hit[0] is sd and hit[1] == sgen and hit[2] is suni:
+        refs = hit[3]
+        if wkeys or itoks or added:
+            refs._update(state, wkeys, itoks, added)
+    else:
+        refs = RefIndex.build(state)
+    # ``_offered`` (with ``RefIndex.refused`` inlined)
+    if tok:
+        alive, ids, count, anon = data["token_alive"], uni["Token"], refs.count, data["anon_token"]
+        for o in tok:
+            if alive.get(o, False) and type(o) is int and contains(ids, o) and not count.get(o) and o != anon:
+                return cands, refs, True
+    if ses:
+        alive, ids = data["sess_alive"], uni["Session"]
+        for o in ses:
+            if alive.get(o, False) and type(o) is int and contains(ids, o) and not refs.refused("Session", o, data):
+                return cands, refs, True
+    return cands, refs, False
 
 
 def _scheduling_applies(rules: dict[str, Rule]) -> bool:
@@ -245,14 +357,30 @@ def _universe_added(old: dict[str, tuple], new: dict[str, tuple]) -> dict[str, l
     return out
 
 
-def _candidate_plan(spec) -> tuple[str | None, str | None, tuple[tuple[str, str], ...]]:
+#: Every field the two reclamation rules read (``kernel_free_token``, ``kernel_destroy_session``,
+#: with ``referenced_outside_pairs`` and ``held_by_pair``), scalars included.  A write of any
+#: other field makes no candidate (module docstring).  tests/model/test_reclaim_index_perf.py
+#: checks that a symbolic run of the two rules (every lazy argument evaluated) reads no other.
+RECLAIM_READS = frozenset((
+    "token_alive", "token_session", "anon_token",
+    "thread_alive", "thread_real", "thread_impersonating", "thread_imp_token",
+    "proc_alive", "proc_primary", "fd_open", "fd_token", "sock_alive", "sock_has_peer", "sock_peer_token",
+    "sess_alive", "sess_had_token", "sess_linked", "sess_elevated", "sess_filtered",
+    "system_session", "anon_session",
+))
+
+
+def _candidate_plan(spec) -> tuple[str | None, str | None, tuple[tuple[str, str], ...], tuple[str, ...]] | None:
     """For a written field: (sort of its old value if Token/Session, else None; sort of its
-    key if Token/Session, else None; the Token/Session-typed fields at the same key)."""
+    key if Token/Session, else None; the Token/Session-typed fields at the same key; its key
+    sorts); None for a field the reclamation rules do not read (its writes make no candidate)."""
+    if spec.name not in RECLAIM_READS:
+        return None
     t = spec.type
     old_sort = t.sort if t.kind == "obj" and t.sort in ("Token", "Session") else None
     key_sort = spec.keys[0] if spec.keys in (("Token",), ("Session",)) else None
     at_key = tuple((g.name, g.type.sort) for g in OBJ_FIELDS_BY_KEYS.get(spec.keys, ())) if spec.keys else ()
-    return old_sort, key_sort, at_key
+    return old_sort, key_sort, at_key, spec.keys
 
 
 _PLAN = {name: _candidate_plan(spec) for name, spec in FIELDS.items()}
@@ -263,7 +391,17 @@ def _add_delta_candidates(state: ConcreteState, written: list, old: dict[str, An
     """Rules 1-3 of the module docstring for one transition into ``state``.  A write that
     left the value as it was (as every read sees it: stored or default) changes nothing."""
     data = state.__dict__
+    # (key sorts, key) whose rule-1 and rule-3 candidates are in already: a changed field
+    # that is not Token/Session-typed adds nothing more at such a key (write_new_token
+    # writes some 75 fields at one key)
+    done: set = set()
     for name, key in written:
+        plan = _PLAN[name]
+        if plan is None:
+            continue  # a field the reclamation rules do not read
+        old_sort, key_sort, at_key, keys = plan
+        if old_sort is None and (keys, key) in done:
+            continue
         if key is None:
             before = old[name]
             if before == data[name]:
@@ -272,7 +410,6 @@ def _add_delta_candidates(state: ConcreteState, written: list, old: dict[str, An
             before = old[name][key]
             if before == data[name][key]:
                 continue
-        old_sort, key_sort, at_key = _PLAN[name]
         if old_sort is not None:  # 2: where the reference pointed before
             cands[old_sort].add(before)
         if key is None:
@@ -281,13 +418,62 @@ def _add_delta_candidates(state: ConcreteState, written: list, old: dict[str, An
             cands[key_sort].add(key)
         for g, sort in at_key:  # 3: where the references at this key point now
             cands[sort].add(data[g][key])
+        done.add((keys, key))
 
 
 def _add_session_of_tokens(state: ConcreteState, tokens: Any, cands: dict[str, set]) -> None:
     """Rule 5."""
     sess = state.__dict__["token_session"]
-    for t in tokens:
-        cands["Session"].add(sess[t])
+    cands["Session"].update([sess[t] for t in tokens])
+
+
+def _step_delta(since: ConcreteState, state: ConcreteState) -> tuple[dict, list, dict] | None:
+    """The step ``since`` -> ``state``: (ids added to the universe per sort, the written
+    ``(field, key)`` pairs, ``since``'s versions of the changed fields), or None if it is
+    not known (unknown delta, unordered universes)."""
+    uni = state.universe
+    if type(uni.get("Token")) is not Ids or type(uni.get("Session")) is not Ids:
+        return None
+    if since.universe is uni:
+        added: dict | None = {}
+    else:
+        if type(since.universe.get("Token")) is not Ids or type(since.universe.get("Session")) is not Ids:
+            return None
+        added = _universe_added(since.universe, uni)
+        if added is None:
+            return None
+    gen, delta = state.__dict__["_gen"], state.__dict__["_delta"]
+    if gen == since.__dict__["_gen"]:
+        return added, [], {}
+    if delta is None or delta[0] != since.__dict__["_gen"]:
+        return None
+    return added, delta[1], delta[2]
+
+
+def _candidates(state: ConcreteState, step: tuple[dict, list, dict]) -> dict[str, set]:
+    added, written, old = step
+    cands: dict[str, set] = {"Token": set(added.get("Token", ())), "Session": set(added.get("Session", ()))}  # 4
+    if written:
+        _add_delta_candidates(state, written, old, cands)
+    _add_session_of_tokens(state, cands["Token"], cands)
+    return cands
+
+
+def _offered(state: ConcreteState, cands: dict[str, set], refs: "RefIndex | None") -> bool:
+    """Some candidate would be offered in the first round of ``_collect_scheduled``: it is
+    live and in the universe and ``refs`` does not say the rule refuses it.  (If none is,
+    the first round reclaims nothing and the collection ends there.)"""
+    data = state.__dict__
+    for sort, field_name in (("Token", "token_alive"), ("Session", "sess_alive")):
+        pool = cands[sort]
+        if not pool:
+            continue
+        alive, uni = data[field_name], state.universe[sort]
+        for o in pool:
+            if alive.get(o, False) and type(o) is int and contains(uni, o) \
+                    and (refs is None or not refs.refused(sort, o, data)):
+                return True
+    return False
 
 
 def reclaim_candidates(since: ConcreteState, state: ConcreteState,
@@ -297,20 +483,222 @@ def reclaim_candidates(since: ConcreteState, state: ConcreteState,
     (unknown delta, foreign reclamation rules, unordered universes)."""
     if not _scheduling_applies(rules or RULES):
         return None
-    for s in (since, state):
-        if type(s.universe.get("Token")) is not Ids or type(s.universe.get("Session")) is not Ids:
-            return None
-    added = _universe_added(since.universe, state.universe)
-    if added is None:
-        return None
-    cands: dict[str, set] = {"Token": set(added.get("Token", ())), "Session": set(added.get("Session", ()))}  # 4
-    gen, delta = state.__dict__["_gen"], state.__dict__["_delta"]
-    if gen != since.__dict__["_gen"]:
-        if delta is None or delta[0] != since.__dict__["_gen"]:
-            return None
-        _add_delta_candidates(state, delta[1], delta[2], cands)
-    _add_session_of_tokens(state, list(cands["Token"]), cands)
-    return cands
+    step = _step_delta(since, state)
+    return None if step is None else _candidates(state, step)
+
+
+# ------------------------------------------------------------------ reference index
+# The witnesses ``referenced_outside_pairs`` (model/rules/lifecycle.py) looks for, by the
+# fields it reads: a live thread's real token and, if it impersonates, its impersonation
+# token; a live process's primary; an open fd's token; a live socket's peer snapshot.
+_WITNESS_KIND = {"thread_alive": "Thread", "thread_real": "Thread", "thread_impersonating": "Thread",
+                 "thread_imp_token": "Thread", "proc_alive": "Process", "proc_primary": "Process",
+                 "fd_open": "Fd", "fd_token": "Fd",
+                 "sock_alive": "Socket", "sock_has_peer": "Socket", "sock_peer_token": "Socket"}
+_TOKEN_SIDE = frozenset(("token_alive", "token_session"))
+_UNSET = object()
+
+
+def _refs_at(data: Any, kind: str, key: Any) -> tuple:
+    """The tokens the witness ``key`` of ``kind`` refers to in the field store ``data``
+    (with multiplicity), read as ``referenced_outside_pairs`` reads them."""
+    if kind == "Thread":
+        if not data["thread_alive"][key]:
+            return ()
+        real = data["thread_real"][key]
+        return (real, data["thread_imp_token"][key]) if data["thread_impersonating"][key] else (real,)
+    if kind == "Process":
+        return (data["proc_primary"][key],) if data["proc_alive"][key] else ()
+    if kind == "Fd":
+        return (data["fd_token"][key],) if data["fd_open"][key] else ()
+    return (data["sock_peer_token"][key],) if data["sock_alive"][key] and data["sock_has_peer"][key] else ()
+
+
+def _witness_refs(data: Any, uni: dict, kind: str, key: Any) -> tuple:
+    """``_refs_at(data, kind, key) if _in_universe(uni, kind, key) else ()``, in one call (the
+    universe is looked at only when the witness refers to something)."""
+    if kind == "Thread":
+        alive = data["thread_alive"]
+        if not alive[key]:
+            return ()
+        real = data["thread_real"][key]
+        now = (real, data["thread_imp_token"][key]) if data["thread_impersonating"][key] else (real,)
+    elif kind == "Fd":
+        if not data["fd_open"][key]:
+            return ()
+        now = (data["fd_token"][key],)
+    elif kind == "Process":
+        if not data["proc_alive"][key]:
+            return ()
+        now = (data["proc_primary"][key],)
+    else:
+        if not (data["sock_alive"][key] and data["sock_has_peer"][key]):
+            return ()
+        now = (data["sock_peer_token"][key],)
+    if kind != "Fd":
+        ids = uni[kind]
+        return now if (key in ids if len(ids) < BISECT_MIN else contains(ids, key)) else ()
+    return now if _in_universe(uni, kind, key) else ()
+
+
+def _in_universe(uni: dict, kind: str, key: Any) -> bool:
+    """``key`` is one of the objects ``referenced_outside_pairs`` quantifies over."""
+    if kind == "Fd":
+        return type(key) is tuple and len(key) == 2 and contains(uni["Process"], key[0]) \
+            and contains(uni["Handle"], key[1])
+    return contains(uni[kind], key)
+
+
+class RefIndex:
+    """Which tokens are referenced, for the reclamation scheduling only.
+
+    ``refs[(kind, x)]``: the tokens witness ``x`` (a thread, process, fd or socket of the
+    universe) refers to, as ``referenced_outside_pairs`` reads them (absent: none);
+    ``count[t]``: how many such references ``t`` has (absent: none); ``busy[s]``: how many
+    live tokens of session ``s`` (in the Token universe) have one.  A token with a
+    reference is not reclaimable (``kernel_free_token`` assumes
+    ``not_(referenced_outside_pairs)``), nor is a session with such a token
+    (``kernel_destroy_session``); the collection does not offer them.  The index never
+    decides that an object *is* reclaimable: every offer still goes to the rule.  It is
+    built from a state (``build``) and carried across a step by the keys the step wrote
+    and the ids it added (``advance``); tests/model/test_reclaim_index_perf.py compares it
+    with ``build`` and with the rules after steps of random walks and arbitrary deltas."""
+
+    __slots__ = ("refs", "count", "busy", "held")
+
+    def __init__(self) -> None:
+        self.refs: dict[tuple, tuple] = {}
+        self.count: dict[Any, int] = {}
+        self.busy: dict[Any, int] = {}
+        self.held: dict[Any, Any] = {}  # token -> the session it is counted under in ``busy``
+
+    @classmethod
+    def build(cls, state: ConcreteState) -> "RefIndex":
+        idx = cls()
+        data, uni = state.__dict__, state.universe
+        count, refs = idx.count, idx.refs
+        witnesses = [(kind, x) for kind in ("Thread", "Process", "Socket") for x in uni[kind]]
+        witnesses += [("Fd", key) for key, is_open in data["fd_open"].items()
+                      if is_open and _in_universe(uni, "Fd", key)]
+        for kind, x in witnesses:
+            now = _refs_at(data, kind, x)
+            if now:
+                refs[(kind, x)] = now
+                for t in now:
+                    count[t] = count.get(t, 0) + 1
+        alive, sess = data["token_alive"], data["token_session"]
+        for t in uni["Token"]:
+            if alive[t] and count.get(t):
+                s = sess[t]
+                idx.held[t] = s
+                idx.busy[s] = idx.busy.get(s, 0) + 1
+        return idx
+
+    def refused(self, sort: str, oid: Any, data: dict) -> bool:
+        """The reclamation rule of ``sort`` refuses ``oid`` at the state with field store ``data``:
+        the token is referenced or is the Anonymous token; the session has a referenced live
+        token, is the SYSTEM or ANONYMOUS session or never had a token (conjuncts of the
+        rules' ``assume``; True only when one of them is false)."""
+        if sort == "Token":
+            return bool(self.count.get(oid)) or oid == data["anon_token"]
+        return (bool(self.busy.get(oid)) or oid == data["system_session"] or oid == data["anon_session"]
+                or not data["sess_had_token"][oid])
+
+    def advance(self, after: ConcreteState, written: list, added: dict[str, list]) -> None:
+        """From the index of a state to that of ``after``, made from it by writing the
+        ``written`` ``(field, key)`` pairs and adding the ids ``added`` to the universe."""
+        keys: set = set()
+        tokens: set = set()
+        for name, key in written:
+            kind = _WITNESS_KIND.get(name)
+            if kind is not None:
+                keys.add((kind, key))
+            elif name in _TOKEN_SIDE:
+                tokens.add(key)
+        self._update(after, keys, tokens, added)
+
+    def _update(self, after: ConcreteState, keys: set, tokens: set, added: dict[str, list] | None) -> None:
+        """``advance`` given the witnesses ``(kind, key)`` and the tokens whose ``token_alive`` or
+        ``token_session`` the step wrote (both sets are extended here)."""
+        data, uni = after.__dict__, after.universe
+        if added:
+            for sort, ids in added.items():
+                if not ids:
+                    continue
+                if sort in ("Thread", "Process", "Socket"):
+                    keys.update((sort, x) for x in ids)
+                if sort == "Process":
+                    keys.update(("Fd", (p, h)) for p in ids for h in uni["Handle"])
+                elif sort == "Handle":
+                    keys.update(("Fd", (p, h)) for p in uni["Process"] for h in ids)
+                elif sort == "Token":
+                    tokens.update(ids)
+        if keys:
+            count, refs = self.count, self.refs
+            for kk in keys:
+                kind, key = kk
+                now = _witness_refs(data, uni, kind, key)
+                was = refs.get(kk, ())
+                if was == now:
+                    continue
+                if now:
+                    refs[kk] = now
+                else:
+                    del refs[kk]
+                for t in was:
+                    n = count[t] - 1
+                    if n:
+                        count[t] = n
+                    else:
+                        del count[t]
+                    tokens.add(t)
+                for t in now:
+                    count[t] = count.get(t, 0) + 1
+                    tokens.add(t)
+        if tokens:
+            alive, sess, toks = data["token_alive"], data["token_session"], uni["Token"]
+            held, busy, count = self.held, self.busy, self.count
+            for t in tokens:
+                s = sess[t] if count.get(t) and alive[t] and contains(toks, t) else _UNSET
+                h = held.get(t, _UNSET)
+                if h is s or (h is not _UNSET and s is not _UNSET and h == s):
+                    continue
+                if h is not _UNSET:
+                    del held[t]
+                    n = busy[h] - 1
+                    if n:
+                        busy[h] = n
+                    else:
+                        del busy[h]
+                if s is not _UNSET:
+                    held[t] = s
+                    busy[s] = busy.get(s, 0) + 1
+
+
+# per field: its candidate plan (``_PLAN``), the witness kind it is read for (``_WITNESS_KIND``)
+# and whether it is ``token_alive``/``token_session`` (``RefIndex.advance``), for ``_prepare``
+_FUSED_PLAN = {name: (None if _PLAN[name] is None else (*_PLAN[name], _WITNESS_KIND.get(name), name in _TOKEN_SIDE))
+               for name in FIELDS}
+assert all(_FUSED_PLAN[name] is not None for name in (*_WITNESS_KIND, *_TOKEN_SIDE))  # the index reads only those
+
+# the index of the last collection's result, for the next collection (which starts there);
+# held here, not in the state, so states do not carry (or pickle) it
+_LAST_INDEX: list = [None]
+
+
+def _remember_index(state: ConcreteState, refs: RefIndex | None) -> None:
+    _LAST_INDEX[0] = None if refs is None else (state.__dict__, state.__dict__["_gen"], state.universe, refs)
+
+
+def _ref_index(since: ConcreteState, state: ConcreteState, step: tuple[dict, list, dict]) -> RefIndex:
+    """The index of ``state``: the remembered one of ``since`` carried across the ``step``
+    ``since`` -> ``state`` (``_step_delta``), else built afresh."""
+    hit = _LAST_INDEX[0]
+    _LAST_INDEX[0] = None  # about to be advanced in place: no longer the index of ``since``
+    if hit is not None and hit[0] is since.__dict__ and hit[1] == since.__dict__["_gen"] and hit[2] is since.universe:
+        hit[3].advance(state, step[1], step[0])
+        return hit[3]
+    return RefIndex.build(state)
 
 
 def _next_offer(uni: Ids, alive: dict, pool: set | None, last: Any) -> Any:
@@ -327,11 +715,11 @@ def _next_offer(uni: Ids, alive: dict, pool: set | None, last: Any) -> Any:
         if (type(o) is int and (last is None or o > last) and (nxt is None or o < nxt)
                 and contains(uni, o) and alive.get(o, False)):
             nxt = o
-    return None if nxt is None else uni[bisect_left(uni, nxt)]  # the universe's own id object
+    return None if nxt is None else uni[_index_in(uni, nxt)]  # the universe's own id object
 
 
-def _collect_scheduled(state: ConcreteState, rules: dict[str, Rule],
-                       cands: dict[str, set | None]) -> tuple[ConcreteState, list[StepRecord]]:
+def _collect_scheduled(state: ConcreteState, rules: dict[str, Rule], cands: dict[str, set | None],
+                       refs: "RefIndex | None" = None) -> tuple[ConcreteState, list[StepRecord]]:
     """``collect_garbage_full`` offering only candidates: the same rounds and,
     within a rule's turn, the same order (ascending ids: the universe's order)
     over the same snapshot of live objects, taken when the turn starts.
@@ -343,7 +731,14 @@ def _collect_scheduled(state: ConcreteState, rules: dict[str, Rule],
     some transition makes the rule enabled for that object, and the object is
     then a candidate of that transition (the completeness argument of the
     module docstring, applied to the reclamation's own transition): so every
-    offer left out is one the full pass makes and the rule refuses."""
+    offer left out is one the full pass makes and the rule refuses.
+
+    ``refs`` (a ``RefIndex`` of ``state``, kept up to date across the collection's own
+    reclamations) leaves out, in addition, offers the rule refuses (``RefIndex.refused``:
+    a token some thread, process, fd or socket refers to, a session with such a live
+    token, the Anonymous token, the SYSTEM and ANONYMOUS sessions).  Leaving out an offer
+    the rule refuses is the same as making it (a refused offer changes nothing); the rule
+    still decides every offer made."""
     records: list[StepRecord] = []
     pending: dict[str, set | None] = {s: (None if c is None else set(c)) for s, c in cands.items()}
     changed = True
@@ -366,6 +761,8 @@ def _collect_scheduled(state: ConcreteState, rules: dict[str, Rule],
                 last = oid
                 if pool is not None:
                     pool.discard(oid)
+                if refs is not None and refs.refused(sort, oid, state.__dict__):
+                    continue  # the rule refuses it (see above)
                 out = rule.apply(state, None, {key: oid})
                 if out.enabled and int(out.errno) == 0:
                     records.append(StepRecord(None, name, {key: oid}, out))
@@ -378,12 +775,16 @@ def _collect_scheduled(state: ConcreteState, rules: dict[str, Rule],
                     delta = state.__dict__["_delta"]
                     if state.universe is not prev.universe or delta is None or delta[0] != prev.__dict__["_gen"]:
                         pending = {"Token": None, "Session": None}  # delta unknown: offer everything from now on
+                        refs = None
                         continue
                     new: dict[str, set] = {"Token": set(), "Session": set()}
                     _add_delta_candidates(state, delta[1], delta[2], new)
                     _add_session_of_tokens(state, list(new["Token"]), new)  # 5, for every token made a candidate again
                     pending["Token"] |= new["Token"]
                     pending["Session"] |= new["Session"]
+                    if refs is not None:
+                        refs.advance(state, delta[1], {})
+    _remember_index(state, refs)
     return state, records
 
 

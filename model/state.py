@@ -276,6 +276,20 @@ class State:
     def exists2(self, s1: str, s2: str, fn: Callable[[Any, Any], Any]) -> Any:
         return self.exists(s1, lambda a: self.exists(s2, lambda b: fn(a, b)))
 
+    def exists_alive(self, sort: str, fn: Callable[[Any], tuple], match: tuple[str, Any] | None = None) -> Any:
+        """Some live object ``x`` of ``sort`` (its ``ALIVE_FIELD``) satisfies every condition
+        of the tuple ``fn(x)``, and, with ``match = (field, value)``, has ``field[x] == value``:
+        exactly ``exists(sort, lambda x: and_(alive[x], eq(field[x], value), *fn(x)))`` (without
+        the ``eq`` if there is no ``match``), the same terms on a symbolic state.  (The
+        concrete state looks only at the live objects that match.)"""
+        from model.values import and_, eq
+
+        alive = self.view(ALIVE_FIELD[sort])
+        if match is None:
+            return self.exists(sort, lambda x: and_(alive[x], *fn(x)))
+        view, value = self.view(match[0]), match[1]
+        return self.exists(sort, lambda x: and_(alive[x], eq(view[x], value), *fn(x)))
+
 
 @dataclass
 class Write:

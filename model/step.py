@@ -43,7 +43,7 @@ class Step:
     """Builder for one application of a rule by ``actor`` on ``pre``."""
 
     # (subclasses such as tokenproof.mutants.MutantStep get a __dict__ for their own attributes)
-    __slots__ = ("pre", "actor", "args", "enabled", "errno", "_writes", "_drop_false")
+    __slots__ = ("pre", "actor", "args", "enabled", "errno", "_writes", "_drop_false", "_plain")
 
     def __init__(self, pre: State, actor: Any, args: dict[str, Any]):
         self.pre = pre
@@ -55,6 +55,8 @@ class Step:
         self._writes: list[tuple] = []
         # concrete fast path: an effect whose ``when`` is False is never applied, so it is not recorded
         self._drop_false = FAST_FINISH and pre.backend == "concrete"
+        # every pending effect so far has ``when`` True (its final guard is then ``ok`` itself)
+        self._plain = True
 
     # ------------------------------------------------------------ guards
     def assume(self, cond: Any) -> None:
@@ -81,6 +83,8 @@ class Step:
         """``field[key] := value`` (if ``when``)."""
         if when is False and self._drop_false:
             return  # never applied (its guard is false whatever the others): no need to record it
+        if when is not True:
+            self._plain = False
         name = view if isinstance(view, str) else view.name
         keys = FIELDS[name].keys
         k = () if not keys else (key if isinstance(key, tuple) else (key,))
@@ -99,6 +103,49 @@ class Step:
         name = view if isinstance(view, str) else view.name
         self._writes.append((name, None, None, True, fn, None))
 
+    def guarded(self, when: Any, make: Callable[[], None]) -> None:
+        """Call ``make()``, a function that only records effects guarded by ``when`` (``set``,
+        ``set_many``, ``set_scalar`` with ``when=when``), unless none of them can take place
+        *and* none would be recorded: on the concrete fast path (``FAST_FINISH``, a plain
+        ``Step``) when ``when`` is concretely False (``set`` drops such effects), when a model
+        precondition already failed (``enabled`` is False: ``finish`` applies nothing) or when
+        a guard already failed (a concrete errno other than OK: later guards keep it, and
+        ``finish`` guards every such effect by ``ok``).  So the rule's reads for those effects
+        are skipped, with the same outcome.  Everywhere else (symbolic states, where ``when``
+        is a term; the reference ``finish``; subclasses such as mutants, which count effects)
+        ``make`` is always called, so the terms and effects are those of calling it directly.
+        This is the value layer's business (the rule does not branch on a model value)."""
+        if self._drop_false and type(self) is Step:
+            if when is False or self.enabled is False:
+                return
+            errno = self.errno
+            if not isinstance(errno, _ExprRef) and errno != D.OK:
+                return
+        make()
+
+    def set_where_match(self, view: FieldView | str, match: tuple[str, Any],
+                        fn: Callable[[Any], tuple[Any, Any]]) -> None:
+        """``set_where`` of a one-key field restricted to the keys ``x`` with ``field[x] == value``
+        (``match = (field, value)``, ``field`` keyed by the same sort): for every ``x`` with
+        ``and_(eq(field[x], value), cond)``, ``field[x] := value`` where ``fn(x) = (cond, value)``.
+        Exactly ``set_where(view, lambda x: (and_(eq(field[x], value), cond), value))`` (the same
+        terms; subclasses such as mutants go through ``set_where``); the concrete fast path
+        evaluates ``fn`` only at the keys that match (the others write nothing)."""
+        name = view if isinstance(view, str) else view.name
+        mview, mvalue = self.pre.view(match[0]), match[1]
+
+        def where(x: Any) -> tuple[Any, Any]:
+            cond, value = fn(x)
+            return and_(eq(mview[x], mvalue), cond), value
+
+        if type(self) is Step and self._drop_false and not isinstance(mvalue, _ExprRef):
+            (sort,) = FIELDS[name].keys
+            ids = self.pre.universe[sort]  # type: ignore[attr-defined]
+            rows = [x for x, v in zip(ids, map(mview.__getitem__, ids)) if v == mvalue]
+            self._writes.append((name, None, None, True, where, rows))
+            return
+        self.set_where(name, where)
+
     def set_row(self, view: FieldView | str, first: Any, fn: Callable[[Any], tuple[Any, Any]]) -> None:
         """Bulk update of a two-key field restricted to ``first`` (e.g. one process's fd table)."""
         name = view if isinstance(view, str) else view.name
@@ -114,6 +161,8 @@ class Step:
             # ``self.set`` for every field, inlined (subclasses, e.g. mutants, go through ``set``)
             if when is False:
                 return
+            if when is not True:
+                self._plain = False
             k = key if isinstance(key, tuple) else (key,)
             add = self._writes.append
             for name, value in values.items():
@@ -131,9 +180,14 @@ class Step:
             if enabled is False:  # every guard below is and_(False, ...): no effect at all
                 return Outcome(pre, pre, enabled, errno, ret)
             ok = and_(enabled, eq(errno, D.OK))
+            writes = self._writes
+            if self._plain:  # every guard below is ``and_(ok, True)``, i.e. ``ok``
+                post = apply_fast(writes) if ok and writes else pre
+                return Outcome(pre, post, enabled, errno, ret)
             applied = []
             touched = False  # some guard is not False (below: not ``all(w.when is False ...)``)
-            for name, k, value, when, where, rows in self._writes:
+            for w in writes:
+                when = w[3]
                 if when is True:
                     when = ok  # and_(ok, True) for a concrete ok
                 else:
@@ -142,7 +196,7 @@ class Step:
                     continue
                 touched = True
                 if when:
-                    applied.append((name, k, value, where, rows))
+                    applied.append(w)
             post = apply_fast(applied) if touched else pre
             return Outcome(pre, post, enabled, errno, ret)
         return self._finish_reference(ret)

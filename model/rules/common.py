@@ -3,7 +3,7 @@ token construction, default SDs (§4.8, §5.3) and handle creation."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from model import domain as D
 from model.access import ACE, SD, access_check, read_sd
@@ -12,6 +12,8 @@ from model.step import Step
 from model.values import and_, eq, has_all, inc, ite, ne, not_
 
 TOKEN_FIELDS = [f.name for f in SCHEMA if f.keys == ("Token",)]
+TOKEN_SD_FIELDS = [name for name in TOKEN_FIELDS if name.startswith("token_sd_")]  # the token SD, in that order
+_TOKEN_FIELD_SET = frozenset(TOKEN_FIELDS)
 
 
 # ------------------------------------------------------------------ who is acting
@@ -112,23 +114,30 @@ def process_sd_check(s: State, subject: Any, p: Any, desired: Any):
 
 
 # ------------------------------------------------------------------ new token objects
-def write_new_token(st: Step, new: Any, src: Any, overrides: dict[str, Any], when: Any = True) -> None:
+def write_new_token(st: Step, new: Any, src: Any, overrides: dict[str, Any] | Callable[[], dict[str, Any]],
+                    when: Any = True) -> None:
     """Create token ``new``: every token field from ``overrides``, else copied from ``src``.
 
     Writes *all* token fields, so a new object never inherits stale values.
     Also assigns the next token id and marks the session as having had a token.
-    With ``when`` the token is only created if ``when`` holds.
+    With ``when`` the token is only created if ``when`` holds.  ``overrides`` may be a
+    function returning the dict; it is called, and the fields read, only when the token
+    can be created (``Step.guarded``: on symbolic states always, with the same terms).
     """
+    st.guarded(when, lambda: _write_new_token(st, new, src, overrides, when))
+
+
+def _write_new_token(st: Step, new: Any, src: Any, overrides: Any, when: Any) -> None:
     s = st.pre
-    values = dict(overrides)
+    values = dict(overrides() if callable(overrides) else overrides)
     values.setdefault("token_alive", True)
     values.setdefault("token_id", s.next_token_id)
     for name in TOKEN_FIELDS:
         if name not in values:
             if src is None:
                 raise ValueError(f"new token needs a value for {name}")
-            values[name] = s.view(name)[src]
-    unknown = set(values) - set(TOKEN_FIELDS)
+            values[name] = getattr(s, name)[src]
+    unknown = set(values) - _TOKEN_FIELD_SET
     if unknown:
         raise ValueError(f"not token fields: {sorted(unknown)}")
     st.set_many(new, values, when)

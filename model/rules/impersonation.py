@@ -96,9 +96,10 @@ def start_impersonation(st: Step, server_tok: Any, src: Any, level: Any, imp_cop
     anonymous = eq(level, D.ANONYMOUS)
     reuse = and_(not_(s.token_primary[src]), eq(s.token_level[src], level))
     copy = and_(not_(anonymous), not_(reuse))
-    overrides = {**fresh_copy_overrides(s, s.token_user[server_tok], s.token_user[src]),
-                 "token_primary": False, "token_level": level}
-    write_new_token(st, imp_copy, src, overrides, when=copy)
+    write_new_token(st, imp_copy, src,  # the overrides are read only if the copy can be made
+                    lambda: {**fresh_copy_overrides(s, s.token_user[server_tok], s.token_user[src]),
+                             "token_primary": False, "token_level": level},
+                    when=copy)
     tok = ite(anonymous, s.anon_token, ite(reuse, src, imp_copy))
     st.set("thread_impersonating", th, True)
     st.set("thread_imp_token", th, tok)

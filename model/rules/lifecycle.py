@@ -9,7 +9,7 @@ from typing import Any
 from model import domain as D
 from model.access import sd_values
 from model.rules.common import (
-    TOKEN_FIELDS,
+    TOKEN_SD_FIELDS,
     actor_alive,
     default_process_sd,
     fresh_copy_overrides,
@@ -89,14 +89,16 @@ def exec_(st: Step, file_labelled: Any, file_level: Any, lowered_token: Any) -> 
     lower = and_(ne(s.token_policy[primary] & D.POLICY_NEW_PROCESS_MIN, 0),
                  ult(file_il, s.token_integrity[primary]))
 
-    st.set_where("thread_alive", lambda x: (and_(eq(s.thread_proc[x], p), ne(x, th)), False))
+    st.set_where_match("thread_alive", ("thread_proc", p), lambda x: (ne(x, th), False))  # p's other threads
     st.set("thread_impersonating", th, False)
     st.set_row("fd_open", p, lambda fd: (s.fd_cloexec[p, fd], False))
 
-    overrides = {"token_modified_id": 0, "token_elevation": D.ELEV_DEFAULT, "token_integrity": file_il}
-    for name in TOKEN_FIELDS:
-        if name.startswith("token_sd_"):
-            overrides[name] = s.view(name)[primary]
+    def overrides() -> dict[str, Any]:  # read only if the copy can be made (write_new_token)
+        out = {"token_modified_id": 0, "token_elevation": D.ELEV_DEFAULT, "token_integrity": file_il}
+        for name in TOKEN_SD_FIELDS:
+            out[name] = getattr(s, name)[primary]
+        return out
+
     write_new_token(st, lowered_token, primary, overrides, when=lower)
     st.set("proc_primary", p, lowered_token, when=lower)
     st.set("thread_real", th, lowered_token, when=lower)
@@ -111,7 +113,7 @@ def thread_exit(st: Step) -> Outcome:
     s, th = st.pre, st.actor
     actor_alive(st)
     p = proc_of(s, th)
-    st.assume(s.exists("Thread", lambda x: and_(s.thread_alive[x], eq(s.thread_proc[x], p), ne(x, th))))
+    st.assume(s.exists_alive("Thread", lambda x: (ne(x, th),), match=("thread_proc", p)))  # another live thread of p
     st.set("thread_alive", th, False)
     st.set("thread_impersonating", th, False)
     return st.finish()
@@ -157,15 +159,16 @@ def set_cloexec(st: Step, fd: Any, cloexec: Any) -> Outcome:
 
 # ------------------------------------------------------------------ kernel reclamation
 def referenced_outside_pairs(s: State, t: Any) -> Any:
-    """Some thread, process, fd or socket snapshot holds ``t`` (§4.2 refcount).
-    (``or_lazy``: on a concrete state the later kinds are not searched once one holds it.)"""
+    """Some thread, process, fd or socket snapshot holds ``t`` (§4.2 refcount): a live thread's
+    real or impersonation token, a live process's primary, an open fd's token, a live socket's
+    peer snapshot.  (``or_lazy``: on a concrete state the later kinds are not searched once one
+    holds it; ``exists_alive``: nor are dead objects.)"""
     return or_lazy(
-        lambda: s.exists("Thread", lambda x: and_(
-            s.thread_alive[x],
-            or_(eq(s.thread_real[x], t), and_(s.thread_impersonating[x], eq(s.thread_imp_token[x], t))))),
-        lambda: s.exists("Process", lambda p: and_(s.proc_alive[p], eq(s.proc_primary[p], t))),
+        lambda: s.exists_alive("Thread", lambda x: (
+            or_(eq(s.thread_real[x], t), and_(s.thread_impersonating[x], eq(s.thread_imp_token[x], t))),)),
+        lambda: s.exists_alive("Process", lambda p: (), match=("proc_primary", t)),
         lambda: s.exists2("Process", "Handle", lambda p, h: and_(s.fd_open[p, h], eq(s.fd_token[p, h], t))),
-        lambda: s.exists("Socket", lambda k: and_(s.sock_alive[k], s.sock_has_peer[k], eq(s.sock_peer_token[k], t))),
+        lambda: s.exists_alive("Socket", lambda k: (s.sock_has_peer[k], eq(s.sock_peer_token[k], t))),
     )
 
 

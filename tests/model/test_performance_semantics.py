@@ -465,14 +465,20 @@ def test_direct_application_normalises_like_with_writes():
                 if len(f.keys) == 2:
                     p = rng.choice(base.universe["Process"])
                     rows = [(p, h) for h in (3, 4, 5)]
-                entries.append((f.name, None, None, where, rows))
+                entries.append((f.name, None, None, True, where, rows))  # Step's pending-effect tuples
                 writes.append(Write(f.name, where=where, rows=rows))
                 continue
             key = () if not f.keys else tuple(rng.choice(list(base.universe[k]) or [3]) for k in f.keys)
             v = value_for(f.type)
-            entries.append((f.name, key, v, None, None))
+            entries.append((f.name, key, v, True, None, None))
             writes.append(Write(f.name, key=key, value=v, when=True))
-        same_state(base._apply_fast(entries), base.with_writes(writes))
+        ref = base.with_writes(writes)
+        same_state(base._apply_fast(entries), ref)
+        for delta in (True, False):  # linear states: written in place (into copies of base's dicts)
+            lin = base.linear(delta=delta)
+            post = lin._apply_fast(entries)
+            same_state(post, ref)
+            assert all(dict(post.raw(f.name)) == dict(ref.raw(f.name)) for f in fields if f.keys)  # stored too
 
 
 def test_in_place_data_edits_stay_visible():
