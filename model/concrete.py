@@ -97,6 +97,18 @@ _INT_TOP: dict[str, int] = {f.name: ((1 << f.type.width) - 1 if f.type.kind == "
                             for f in SCHEMA if f.type.kind in ("bv", "obj")}
 
 
+def _canonical(name: str, value: Any) -> Any:
+    """``NORMALIZE[name](value)``, skipped when ``value`` is already stored as it is (the common case)."""
+    tv = type(value)
+    if tv is bool:
+        ok = name in _BOOL_FIELDS
+    elif tv is int:
+        ok = 0 <= value <= _INT_TOP.get(name, -1)
+    else:
+        ok = tv is str and name in _SID_FIELDS
+    return value if ok else NORMALIZE[name](value)
+
+
 # ------------------------------------------------------------------ field storage
 class FieldDict(dict):
     """The stored values of one keyed field, which is also its read view.
@@ -501,11 +513,7 @@ class ConcreteState(State):
         add = written.append
         for name, k, value, _when, where, rows in entries:
             if where is None:
-                # canonical already (the common case): stored as it is, as ``normalize`` would return it
-                tv = type(value)
-                if not ((tv is bool and name in _BOOL_FIELDS) or (tv is str and name in _SID_FIELDS)
-                        or (tv is int and 0 <= value <= _INT_TOP.get(name, -1))):
-                    value = NORMALIZE[name](value)
+                value = _canonical(name, value)
                 if not k:
                     store[name] = value
                     add((name, None))
@@ -562,15 +570,7 @@ class ConcreteState(State):
         if parent["_linear"] is True:
             old: dict[str, Any] = {}
             for name, k, value, _when, _where, _rows in entries:
-                tv = type(value)  # canonical already (the common case): stored as it is
-                if tv is bool:
-                    if name not in _BOOL_FIELDS:
-                        value = NORMALIZE[name](value)
-                elif tv is int:
-                    if not 0 <= value <= _INT_TOP.get(name, -1):
-                        value = NORMALIZE[name](value)
-                elif tv is not str or name not in _SID_FIELDS:
-                    value = NORMALIZE[name](value)
+                value = _canonical(name, value)
                 if not k:
                     if name not in old:
                         prev = store[name]
@@ -604,10 +604,7 @@ class ConcreteState(State):
         else:  # no delta: the same writes, nothing recorded
             touched = set()
             for name, k, value, _when, _where, _rows in entries:
-                tv = type(value)
-                if not ((tv is bool and name in _BOOL_FIELDS) or (tv is str and name in _SID_FIELDS)
-                        or (tv is int and 0 <= value <= _INT_TOP.get(name, -1))):
-                    value = NORMALIZE[name](value)
+                value = _canonical(name, value)
                 if not k:
                     store[name] = value
                 else:
