@@ -12,7 +12,7 @@ analysis: droppable fields and one-step-valid checks; memoised in-process per ru
 set, so only the first configuration of a universe pays it), ``states/s`` states
 per CPU second of exploration, ``skip`` the (transition property, rule) checks
 proved valid and not evaluated, ``memo`` the key-memo hits.  Configurations:
-``all`` (everything on), ``no-sym``, ``no-abs``, ``before`` (symmetry and
+``all`` (the defaults on), ``guarded`` (plus the guarded resets of dead contents), ``no-sym``, ``no-abs``, ``before`` (symmetry and
 abstraction on, every transition check evaluated, no key memo: the explorer as it
 was before these two shortcuts) and ``none`` (everything off).  ``--quick``
 runs ``all`` and ``none``.
@@ -43,8 +43,9 @@ REFERENCE = {
 }
 
 
-CONFIGS = {  # name: symmetry, abstraction, prune_valid, key memo
+CONFIGS = {  # name: symmetry, abstraction, prune_valid, key memo[, guarded resets]
     "all": (True, True, True, True),
+    "guarded": (True, True, True, True, True),
     "no-sym": (False, True, True, True),
     "no-abs": (True, False, True, True),
     "before": (True, True, False, False),
@@ -71,10 +72,11 @@ def main() -> None:
             continue
         rules = dict(RULES) if rule_names is None else {n: RULES[n] for n in rule_names}
         for cfg in names:
-            sym, abst, prune, memo = CONFIGS[cfg]
+            sym, abst, prune, memo, *rest = CONFIGS[cfg]
+            guarded = rest[0] if rest else False
             c0 = time.process_time()
             ex = Explorer(u, rules=rules, symmetry=sym, abstraction=abst, prune_valid=prune, keep_graph=False,
-                          max_cpu_seconds=a.seconds)
+                          max_cpu_seconds=a.seconds, guarded=guarded)
             ex.canon.memo = memo
             c1 = time.process_time()
             r = ex.run()

@@ -38,6 +38,10 @@ themselves again (copy, increment, ``used | bit``) and by transition properties
 comparing them across one step whose verdict is independent of their values
 before the step (``used`` stays a superset; a successful adjustment adds one).
 
+With ``guarded``, ``guarded_resets`` also proves which fields' values are don't-cares under a
+guard (a dead object's contents, a connected socket's level, ...): the explorer resets them to
+their defaults in its keys (``--guarded``; docs/explorer.md "Guarded resets").
+
 The same analysis also finds the (transition property, rule) pairs that are
 *one-step valid*: true on every enabled step of the rule from every state of the
 universe (``valid_steps``); the explorer does not evaluate those checks.
@@ -69,6 +73,9 @@ class Analysis:
     # need not evaluate them (``valid_steps``)
     valid: frozenset[tuple[str, str]] = frozenset()
     valid_checks: int = 0
+    # guarded resets (``guarded_resets``): field -> guard under which its value is a don't-care
+    guarded: dict[str, tuple] = field(default_factory=dict)
+    guarded_info: Any = None
 
 
 def _universe(init: Any = None):
@@ -144,7 +151,7 @@ def _flatten(v: Any) -> list[Any]:
 
 
 def analyse(rules: dict[str, Rule], props: dict[str, Property], init: Any = None,
-            rlimit: int = RLIMIT) -> Analysis:
+            rlimit: int = RLIMIT, guarded: bool = False, profile: str = "kacs") -> Analysis:
     """The largest droppable set ``D`` found for ``rules`` and the checked ``props`` (module doc),
     over the finite universe of the concrete state ``init`` (the explorer's slots), or over
     an unbounded universe if ``init`` is None."""
@@ -233,7 +240,11 @@ def analyse(rules: dict[str, Rule], props: dict[str, Property], init: Any = None
                     reasons[f] = f"the transition property {pid} may depend on it ({name})"
                 cand = close(cand - suspects)
     valid, vchecks = valid_steps(uni, pre, rules, props, outs)
-    return Analysis(frozenset(cand), reasons, checks, valid, vchecks)
+    out = Analysis(frozenset(cand), reasons, checks, valid, vchecks)
+    if guarded:
+        g = guarded_resets(uni, pre, rules, props, outs, frozenset(cand), valid, reads_of, profile)
+        out.guarded, out.guarded_info = g.guards, g
+    return out
 
 
 VALID_RLIMIT = 1_000_000  # z3 resource units per one-step validity query (deterministic)
@@ -323,3 +334,410 @@ def _dependence(uni: Any, pre: Any, p: Property, r: Rule, out: tuple, cand: set[
 
 
 __all__ = ["Analysis", "analyse", "NEVER_DROPPED"]
+
+
+# ------------------------------------------------------------------ guarded resets (dead contents)
+# A *guard* of a field is a disjunction of (guard field, value) literals on the same key: where it
+# holds, the field's value is a don't-care that the explorer resets to the field's default in its
+# state keys.  Every keyed field of an object sort is a candidate with the guard "the object is dead"
+# (its ``*_alive`` flag false; fd fields: the fd is not open); a few fields get a wider guard (a
+# value no rule reads again in that situation).  Each candidate is kept only if z3 proves it
+# (``guarded_resets``).  The guard fields themselves are at most dead-guarded, so a guard's value
+# is a function of the key.
+WIDER_GUARDS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "sock_level": (("sock_connected", True),),  # read by connect (not yet connected) only
+    "sock_peer_token": (("sock_has_peer", False),),
+    "sock_peer_level": (("sock_has_peer", False),),
+    "thread_imp_token": (("thread_impersonating", False),),
+    "thread_imp_level": (("thread_impersonating", False),),
+}
+NEVER_GUARDED = frozenset({*ALIVE_FIELD.values(), "fd_open", "sess_luid", "next_luid"})
+_DEBUG = int(__import__("os").environ.get("TOKENPROOF_GUARD_DEBUG", "0") or 0)  # print unproved goals
+GUARD_RLIMIT = 40_000_000  # z3 resource units per guarded-reset query (deterministic; a quarter without generalisation)
+
+
+def candidate_guards(dropped: frozenset[str] = frozenset()) -> dict[str, tuple[tuple[str, Any], ...]]:
+    """Every keyed object field (not dropped, not a guard's own flag) with its candidate guard."""
+    alive_of = dict(ALIVE_FIELD)
+    out: dict[str, tuple[tuple[str, Any], ...]] = {}
+    for spec in SCHEMA:
+        n = spec.name
+        if not spec.keys or n in NEVER_GUARDED or n in dropped:
+            continue
+        if spec.keys == ("Process", "Handle"):
+            out[n] = (("fd_open", False),)
+        elif len(spec.keys) == 1 and spec.keys[0] in alive_of:
+            # a wider guard's field must be in the key (not dropped), so guards are functions of it
+            wider = tuple(x for x in WIDER_GUARDS.get(n, ()) if x[0] not in dropped)
+            out[n] = ((alive_of[spec.keys[0]], False),) + wider
+    return out
+
+
+def guard_term(st: Any, guard: tuple[tuple[str, Any], ...], keys: tuple) -> Any:
+    """The guard on a symbolic state (a z3 Bool)."""
+    lits = []
+    for g, v in guard:
+        t = st.fns[g](*keys)
+        lits.append(t if v is True else z3.Not(t) if v is False else t == v)
+    return z3.Or(*lits) if len(lits) > 1 else lits[0]
+
+
+# the assumed invariants: reference liveness (a live thread's tokens and process, a live process's
+# primary, an open fd's token, a live socket's snapshot, a live token's session are live), used only
+# if checked and expected to hold in the profile
+ASSUMED_INVARIANTS = ("live-threads-have-live-effective-tokens", "live-threads-have-live-real-tokens",
+                      "live-processes-have-live-primaries", "open-token-fds-refer-to-live-tokens",
+                      "socket-snapshots-refer-to-live-tokens", "live-threads-belong-to-live-processes",
+                      "live-tokens-belong-to-live-sessions", "the-anonymous-session-is-never-destroyed")
+FAMILY_PREFIXES = (("token_sd_", "token-sd"), ("token_group_sid", "token-groups"), ("token_g_", "token-groups"),
+                   ("token_groups", "token-groups"), ("token_privs", "token-privs"), ("token_rsid", "token-restrict"),
+                   ("token_restricted", "token-restrict"), ("token_write_restricted", "token-restrict"),
+                   ("token_cap", "token-conf"), ("token_conf", "token-conf"), ("token_", "token"),
+                   ("proc_sd_", "proc-sd"), ("proc_", "proc"), ("thread_", "thread"), ("fd_", "fd"),
+                   ("sock_", "sock"), ("sess_", "sess"))
+
+
+def family(f: str) -> str:
+    """A field's family: guarded fields are proved per family when the joint proof fails (a
+    family holds a wider guard's fields together with its guard fields)."""
+    for prefix, fam in FAMILY_PREFIXES:
+        if f.startswith(prefix):
+            return fam
+    return f
+
+
+class _NoGuards(Exception):
+    """Something the proof cannot evaluate symbolically: no guarded resets."""
+
+
+@dataclass
+class Guarded:
+    guards: dict[str, tuple[tuple[str, Any], ...]]  # field -> guard (proved)
+    reasons: dict[str, str] = field(default_factory=dict)  # candidate field rejected -> why
+    assumed: frozenset[str] = frozenset()  # state properties assumed as invariants by the proof
+    checks: int = 0
+    rounds: int = 0
+    stats: dict = field(default_factory=dict)
+
+
+def guarded_resets(uni: Any, pre: Any, rules: dict[str, Rule], props: dict[str, Property], outs: dict,
+                   dropped: frozenset[str], valid: frozenset[tuple[str, str]], reads_of: "_Reads",
+                   profile: str = "kacs", rlimit: int = GUARD_RLIMIT) -> Guarded:
+    """The fields whose value under their guard the explorer may reset in its keys.
+
+    Relation ``R``: two states are related when they are equal outside ``dropped`` and outside the
+    guarded fields, and equal on every guarded field wherever its guard is false (guards only read
+    fields of their own family or never guarded ones, so both states agree on them).  ``pre'``
+    stands for every state related to ``pre``: a guarded field ``f`` of ``pre'`` is
+    ``If(guard_f(pre), g_f, f)`` with a free function ``g_f``; the dropped fields are free
+    functions.  Proved per rule (its own symbolic step, single source), assuming the
+    reference-liveness invariants ``ASSUMED_INVARIANTS`` that are checked and expected to hold
+    (``assumed``) on ``pre`` and ``pre'`` (the explorer explores again without the resets if it
+    finds one of them violated):
+
+    1. the rule is enabled from ``pre`` iff from ``pre'``, with the same errno and results;
+    2. the post-states are related again: every field equal, except dropped fields and guarded
+       fields where their guard (on the post-state) holds (an unwritten guarded field: its guard
+       cannot turn false; allocation must write the fields it makes readable);
+    3. every checked state property has the same verdict on ``pre`` and ``pre'``; an assumed one
+       holds on ``pre'`` when the assumed ones hold on ``pre``;
+    4. every checked transition property not proved one-step valid has the same verdict.
+
+    A query is posed per family of the guarded fields its terms read, with only that family
+    varying (``R`` is the composition of the per-family relations, so per-family proofs suffice:
+    chain the states through hybrids; an assumed invariant carries along the chain by 3), and a
+    family that fails rejects the guarded fields of it the terms read.  Repeated until nothing is
+    rejected (a greatest fixpoint)."""
+    from model.state import OBJ
+    from model.symbolic import SymState
+
+    guards = candidate_guards(dropped)
+    for f, gd in list(guards.items()):  # guard fields: only the dead guard, same family
+        for g, _ in gd[1:]:
+            assert family(g) == family(f), (f, g)
+            if g in guards:
+                guards[g] = guards[g][:1]
+    reasons: dict[str, str] = {}
+    state_props = [p for p in props.values() if p.kind == "state"]
+    assumed_props = [p for p in state_props if p.id in ASSUMED_INVARIANTS and p.expected(profile) == "proved"]
+    stats = {"checks": 0}
+    names = [s.name for s in SCHEMA]
+    other = uni.fresh_state("grd_alt")
+    xs_cache: dict[tuple, tuple] = {}
+
+    def xs(keys: tuple) -> tuple:
+        if keys not in xs_cache:
+            xs_cache[keys] = tuple(uni.const(f"grd_x{i}_{k}", OBJ(k)) for i, k in enumerate(keys))
+        return xs_cache[keys]
+
+    def inv(st: Any) -> list:
+        out = []
+        for p in assumed_props:
+            v = p.check(st)
+            if is_sym(v):
+                out.append(v)
+        return out
+
+
+    varied_now: list[set[str]] = [set()]
+
+    other_names = {other.fns[n].name() for n in names}
+    guard_memo: dict[tuple[int, int, bool], tuple] = {}
+
+    def settle_guards(goal: Any, context: Any) -> Any:
+        """``goal`` (a conjunction with ``context``, the rule's enabledness) with every varied read
+        ``If(G, g(k), f(k))`` whose guard instance ``G`` ``context`` and the assumed invariants of
+        ``pre`` refute replaced by ``f(k)`` (then both sides read the same term): equisatisfiable,
+        since the goal implies ``context``."""
+        found: dict[int, Any] = {}
+        seen: set[int] = set()
+        todo = [goal]
+        while todo:
+            e = todo.pop()
+            i = e.get_id()
+            if i in seen or not z3.is_app(e):
+                continue
+            seen.add(i)
+            if e.decl().kind() == z3.Z3_OP_ITE:
+                for branch, value in ((1, False), (2, True)):  # the free read's branch must not be taken
+                    b = e.arg(branch)
+                    if z3.is_app(b) and b.decl().name() in other_names:
+                        found[i] = (e, value)
+            todo.extend(e.children())
+        pairs = []
+        for e, value in found.values():
+            g = e.arg(0)
+            mk = (context.get_id(), g.get_id(), value)
+            if mk not in guard_memo:
+                stats["guard_checks"] = stats.get("guard_checks", 0) + 1
+                sv = z3.Solver()
+                sv.set("rlimit", rlimit // 8)
+                sv.add(*uni.axioms, *inv_pre, context, z3.Not(g) if value else g)
+                # the terms are kept alive with the verdict: AST ids are reused once freed
+                guard_memo[mk] = (sv.check() == z3.unsat, context, g)
+            if guard_memo[mk][0]:
+                # the read takes its kept branch: the very term of the other side (hash-consed)
+                pairs.append((e, e.arg(1) if value else e.arg(2)))
+        return z3.substitute(goal, *pairs) if pairs else goal
+
+    def solve(assume: list, goal: Any, context: Any = None) -> bool:
+        if context is not None:
+            goal = settle_guards(goal, context)
+            if z3.is_false(z3.simplify(goal)):
+                stats["settled"] = stats.get("settled", 0) + 1
+                return True
+        ok = _solve(assume, goal)
+        if not ok and _DEBUG:
+            print("guarded_resets: not proved:", str(goal)[:_DEBUG])
+        return ok
+
+    def _solve(assume: list, goal: Any) -> bool:
+        """True iff ``assume and goal`` is proved unsatisfiable (within ``rlimit``): first with the
+        goal's large Boolean and bit-vector subterms that read no field allowed to differ and no key constant
+        generalised to fresh constants (sound for unsat: a model of the original formula is one
+        of the generalised formula with each constant set to its subterm's value; the access
+        checks of both sides become one constant), then as it is."""
+        stats["checks"] += 1
+        pairs = _common_subterms(goal, varied_now[0], stats)
+        tries = [(z3.substitute(goal, *pairs), [z3.substitute(a, *pairs) for a in assume], rlimit)] if pairs else []
+        tries.append((goal, assume, rlimit // 4 if pairs else rlimit))
+        for g, asm, rl in tries:
+            sv = z3.Solver()
+            sv.set("rlimit", rl)
+            sv.add(*uni.axioms, *asm, g)
+            res = sv.check()
+            if res == z3.unsat:
+                return True
+            if res == z3.unknown:  # out of resources: the original formula is no easier
+                return False
+        return False
+
+    inv_pre = inv(pre)
+    key_names = {x.decl().name() for keys in [(s,) for s in ("Thread", "Process", "Token", "Session", "Socket")]
+                 + [("Process", "Handle")] for x in xs(keys)}
+    ctx_cache: dict[tuple, Any] = {}
+
+    def ctx(vary: frozenset[str]):
+        """pre' with the guarded fields ``vary`` (under their guards) and the dropped fields free."""
+        k = tuple(sorted((f, guards[f]) for f in vary))
+        varied_now[0] = ({pre.fns[n].name() for n in vary} | {pre.fns[n].name() for n in dropped}
+                         | {other.fns[n].name() for n in names} | key_names)
+        if k not in ctx_cache:
+            def alt_fn(n: str, f: Any, gd: Any):
+                return lambda *key: z3.If(guard_term(pre, gd, key), other.fns[n](*key), f(*key))
+
+            fns2 = {n: (other.fns[n] if n in dropped else alt_fn(n, pre.fns[n], guards[n]) if n in vary
+                        else pre.fns[n]) for n in names}
+            pre2 = SymState(uni, fns2)
+            ctx_cache[k] = (pre2, inv(pre2), {})
+        return ctx_cache[k]
+
+    def applied(c: Any, name: str):
+        pre2, _, outs2 = c
+        if name not in outs2:
+            actor, args, _ = outs[name]
+            outs2[name] = rules[name].apply(pre2, actor, args)
+        return outs2[name]
+
+    def state_ob(p: Property):
+        v1 = p.check(pre)
+
+        def run(vary: frozenset[str]) -> bool:
+            pre2, inv2, _ = ctx(vary)
+            v2 = p.check(pre2)
+            if p in assumed_props:
+                return solve(inv_pre, z3.Not(v2))
+            return solve(inv_pre + inv2, v1 != v2)
+        return ([v1] if is_sym(v1) else []), run
+
+    def rule_obs(name: str):
+        """(terms read, check) per obligation 1, 2, 4 of rule ``name``."""
+        actor, args, o = outs[name]
+        en1 = o.enabled if is_sym(o.enabled) else z3.BoolVal(bool(o.enabled))
+        obs1 = [o.errno, *_flatten(o.ret)]
+
+        def ob1(vary):
+            c = ctx(vary)
+            o2 = applied(c, name)
+            en2 = o2.enabled if is_sym(o2.enabled) else z3.BoolVal(bool(o2.enabled))
+            obs2 = [o2.errno, *_flatten(o2.ret)]
+            if len(obs1) != len(obs2):
+                return False
+            # results matter on success only (the explorer observes the errno, and a failing
+            # step's results are not used)
+            ok = obs1[0] == 0 if is_sym(obs1[0]) else z3.BoolVal(obs1[0] == 0)
+            diff = [z3.And(ok, a != b) for a, b in zip(obs1[1:], obs2[1:]) if is_sym(a) or is_sym(b)]
+            if is_sym(obs1[0]) or is_sym(obs2[0]):
+                diff.append(obs1[0] != obs2[0])
+            asm = inv_pre + c[1]
+            return (solve(asm, z3.And(en1, z3.Not(en2)), en1) and solve(asm, z3.And(en2, z3.Not(en1)), en2)
+                    and (not diff or solve(asm, z3.And(en1, z3.Or(*diff)), en1)))
+        yield f"{name}'s preconditions, errno or results", [en1, *obs1], ob1
+        for spec in SCHEMA:
+            h = spec.name
+            if h in dropped:
+                continue
+            k = xs(spec.keys)
+            new1 = o.post.fns[h]
+            if new1 is pre.fns[h]:
+                if h in guards:
+                    def ob_keep(vary, h=h, k=k):
+                        c = ctx(vary)
+                        if h not in vary:
+                            return True
+                        g_pre, g_post = guard_term(pre, guards[h], k), guard_term(o.post, guards[h], k)
+                        return solve(inv_pre + c[1], z3.And(en1, g_pre, z3.Not(g_post)), en1)
+                    yield f"{name} (the guard of {h} may turn false without a write)", \
+                        [guard_term(pre, guards[h], k), guard_term(o.post, guards[h], k), pre.fns[h](*k)], ob_keep
+                continue
+            t1 = new1(*k)
+
+            def ob_post(vary, h=h, k=k, t1=t1):
+                c = ctx(vary)
+                o2 = applied(c, name)
+                cond = z3.And(en1, t1 != o2.post.fns[h](*k))
+                if h in guards:
+                    cond = z3.And(cond, z3.Not(guard_term(o.post, guards[h], k)))
+                return solve(inv_pre + c[1], cond, en1)
+            yield f"{name}'s new value of {h}", [t1] + ([pre.fns[h](*k)] if h in guards else []), ob_post
+        for p in props.values():
+            if p.kind != "transition" or (p.rules is not None and name not in p.rules) or (p.id, name) in valid:
+                continue
+            try:
+                v1 = p.check(pre, o.post, StepInfo(name, actor, args, o.errno))
+            except Exception as e:  # cannot be evaluated symbolically: no guarded resets at all
+                raise _NoGuards(f"the transition property {p.id} does not run symbolically ({type(e).__name__})")
+            if not is_sym(v1):
+                continue
+
+            def ob_trans(vary, p=p, v1=v1):
+                c = ctx(vary)
+                o2 = applied(c, name)
+                v2 = p.check(c[0], o2.post, StepInfo(name, actor, args, o2.errno))
+                return solve(inv_pre + c[1], z3.And(en1, v1 != v2), en1)
+            yield f"the transition property {p.id} ({name})", [v1], ob_trans
+
+    def settle(label: str, terms: list, run) -> bool:
+        """Check one obligation; reject what fails.  True if something was rejected."""
+        rd = reads_of(terms) & set(guards)
+        if not rd:
+            return False
+        bad: set[str] = set()
+        for fam in sorted({family(f) for f in rd}):
+            vary = frozenset(f for f in guards if family(f) == fam)
+            if not run(vary):
+                bad |= {f for f in rd if family(f) == fam}
+        if not bad:
+            return False
+        for f in bad:
+            reasons.setdefault(f, f"{label} may read it under its guard")
+            del guards[f]
+        for h, gd in list(guards.items()):  # a rejected guard field leaves only the dead guard
+            if any(g in bad for g, _ in gd):
+                guards[h] = gd[:1]
+        return True
+
+    rounds = 0
+    changed = True
+    while changed:
+        rounds += 1
+        changed = False
+        try:
+            for p in state_props:
+                terms, run = state_ob(p)
+                changed |= settle(f"the state property {p.id}", terms, run)
+            for name in rules:
+                for label, terms, run in rule_obs(name):
+                    changed |= settle(label, terms, run)
+        except _NoGuards as e:
+            return Guarded({}, {"*": str(e)}, frozenset(), stats["checks"], rounds, stats)
+    return Guarded(dict(guards), reasons, frozenset(p.id for p in assumed_props), stats["checks"], rounds, stats)
+
+
+_CONNECTIVES = frozenset({z3.Z3_OP_AND, z3.Z3_OP_OR, z3.Z3_OP_NOT, z3.Z3_OP_IMPLIES, z3.Z3_OP_ITE, z3.Z3_OP_XOR,
+                          z3.Z3_OP_EQ, z3.Z3_OP_DISTINCT, z3.Z3_OP_IFF})
+
+
+def _common_subterms(goal: Any, blocked: set[str], stats: dict, min_size: int = 24) -> list:
+    """(subterm, fresh constant) pairs for the maximal Boolean and bit-vector subterms of ``goal``
+    (of at least ``min_size`` nodes, not the goal itself) that apply none of the symbols
+    ``blocked`` and are not connectives (and, or, not, if-then-else, equality, ...: the search
+    descends through them, so related conditions, e.g. an errno chain and the condition of a
+    write, keep their shared atoms)."""
+    info: dict[int, tuple[bool, int]] = {}
+    stack = [(goal, False)]
+    while stack:
+        e, done = stack.pop()
+        i = e.get_id()
+        if i in info:
+            continue
+        kids = e.children() if z3.is_app(e) else ([e.body()] if z3.is_quantifier(e) else [])
+        if not done:
+            stack.append((e, True))
+            stack.extend((c, False) for c in kids if c.get_id() not in info)
+            continue
+        hit = z3.is_quantifier(e) or (z3.is_app(e) and e.decl().name() in blocked)
+        size = 1
+        for c in kids:
+            ch, cs = info[c.get_id()]
+            hit = hit or ch
+            size = min(size + cs, 1 << 20)
+        info[i] = (hit, size)
+    pairs: list = []
+    seen: set[int] = set()
+    todo = [goal]
+    while todo:
+        e = todo.pop()
+        i = e.get_id()
+        if i in seen:
+            continue
+        seen.add(i)
+        hit, size = info[i]
+        if (not hit and size >= min_size and i != goal.get_id() and (z3.is_bool(e) or z3.is_bv(e))
+                and not (z3.is_app(e) and e.decl().kind() in _CONNECTIVES)):
+            stats["generalised"] = stats.get("generalised", 0) + 1
+            pairs.append((e, z3.Const(f"grd_c{stats['generalised']}", e.sort())))
+            continue
+        if z3.is_app(e):
+            todo.extend(e.children())
+    return pairs

@@ -297,7 +297,7 @@ class Explorer:
                  keep_graph: bool = True, progress: Callable[[int, int, int], None] | None = None,
                  profile: str = "kacs", stop_on_all_violated: bool = False,
                  max_depth: int | None = None, abstraction_rlimit: int | None = None,
-                 prune_valid: bool = True, max_cpu_seconds: float | None = None):
+                 prune_valid: bool = True, max_cpu_seconds: float | None = None, guarded: bool = False):
         t_setup = time.perf_counter()
         self.u = u
         self.rules = dict(RULES if rules is None else rules)
@@ -332,13 +332,20 @@ class Explorer:
         # the z3 analysis of the rule set (tokenproof.abstraction): the droppable fields (used
         # only with ``abstraction``) and the one-step-valid (transition property, rule) pairs
         # (used with ``prune_valid``: such checks cannot fail, so they are not evaluated)
-        self.analysis = (abstraction_of(self.rules, self.props, self.init, abstraction_rlimit)
+        self.analysis = (abstraction_of(self.rules, self.props, self.init, abstraction_rlimit,
+                                        guarded=guarded and abstraction, profile=profile)
                          if abstraction or prune_valid else None)
         self.abstraction = self.analysis if abstraction else None
         self.dropped = self.abstraction.dropped if self.abstraction is not None else frozenset()
         self.valid_pairs = self.analysis.valid if (prune_valid and self.analysis is not None) else frozenset()
+        # guarded resets (dead contents; tokenproof.abstraction.guarded_resets), proved assuming
+        # the reference-liveness invariants ``guard_assumed``: if the run finds one violated, it
+        # explores again without the resets
+        self.guards = dict(self.abstraction.guarded) if (self.abstraction is not None and guarded) else {}
+        self.guard_assumed = (self.abstraction.guarded_info.assumed if self.guards else frozenset())
+        self.guards_dropped_after_violation = False
         self.canon = Canonicalizer(self.init.universe, frozenset(static), fixed, symmetry=symmetry,
-                                   abstraction=abstraction, dropped_fields=self.dropped)
+                                   abstraction=abstraction, dropped_fields=self.dropped, guards=self.guards)
         self.free_only = self._free_only()
         self.state_props = [p for p in self.props.values() if p.kind == "state"]
         self.trans_props = [p for p in self.props.values() if p.kind == "transition"]
@@ -460,6 +467,18 @@ class Explorer:
 
     # ------------------------------------------------------------ BFS
     def run(self) -> ExploreResult:
+        res = self._run()
+        if self.guards and self.guard_assumed & set(res.violations):
+            # the resets were proved assuming these invariants: explore again without them
+            self.guards = {}
+            self.canon = Canonicalizer(self.canon.universe, self.canon.static_sids, self.canon.fixed,
+                                       symmetry=self.canon.symmetry, abstraction=self.canon.abstraction,
+                                       dropped_fields=self.dropped)
+            self.guards_dropped_after_violation = True
+            res = self._run()
+        return res
+
+    def _run(self) -> ExploreResult:
         res = ExploreResult(self.u, checked=sorted(self.props))
         res.rule_stats = {n: RuleStats() for n in self.step_rules}
         self.state_props, self._trans_for = list(self._state_props0), dict(self._trans_for0)
@@ -587,7 +606,7 @@ _ANALYSES: dict[tuple, Any] = {}
 
 
 def abstraction_of(rules: dict[str, Rule], props: dict[str, Property], init: ConcreteState,
-                   rlimit: int | None = None):
+                   rlimit: int | None = None, guarded: bool = False, profile: str = "kacs"):
     """``tokenproof.abstraction.analyse`` for this rule set, property set and universe
     (memoised in-process: the analysis runs z3 and takes seconds).  ``rlimit``: the z3
     resource limit per independence query (lower: faster, possibly fewer fields dropped)."""
@@ -598,11 +617,11 @@ def abstraction_of(rules: dict[str, Rule], props: dict[str, Property], init: Con
     # that skips an effect or drops a guard keeps the function and replaces ``apply``)
     idents = [(r.fn, vars(r).get("apply")) for r in rules.values()]
     key = (tuple((n, id(f), id(a), r.args, r.extra.get("mutant")) for (n, r), (f, a) in zip(rules.items(), idents)),
-           tuple(sorted(props)), tuple((s, tuple(init.universe[s])) for s in SORTS), rl)
+           tuple(sorted(props)), tuple((s, tuple(init.universe[s])) for s in SORTS), rl, guarded, profile)
     hit = _ANALYSES.get(key)
     if hit is None or len(hit[0]) != len(idents) or any(x is not y or a is not b
                                                          for (x, a), (y, b) in zip(hit[0], idents)):
-        hit = _ANALYSES[key] = (idents, analyse(rules, props, init, rl))
+        hit = _ANALYSES[key] = (idents, analyse(rules, props, init, rl, guarded=guarded, profile=profile))
     return hit[1]
 
 

@@ -39,6 +39,9 @@ Abstraction (``dropped`` / ``RANKED``):
   ``token_modified_id``, ``next_token_id``, ``token_privs_used``,
   ``token_default_dacl``, ``token_owner_index``, ``token_group_index``,
   ``token_scope``, ``token_isolation``.
+* guarded resets (``guards``): a field whose value z3 proves to be a don't-care under a guard
+  (the object is dead; a connected socket's level; a socket without a snapshot's peer fields) is
+  replaced by its default where the guard holds (``tokenproof.abstraction.guarded_resets``).
 * ``next_luid`` and ``sess_luid`` are replaced by their *rank* among the LUID
   values of the state and the constants 998, 999, 1000 (the well-known and
   first dynamic LUIDs): order and equality between LUIDs and with those
@@ -80,6 +83,10 @@ class Canonicalizer:
     max_ties: int = 0
     memo: bool = True  # remember the key of each raw state (the key is a function of it)
     memo_hits: int = 0
+    # guarded resets (tokenproof.abstraction.guarded_resets): field -> guard, a disjunction of
+    # (field, value) literals on the same object; where it holds the field's value is replaced by
+    # its default in the key
+    guards: dict[str, tuple] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         dropped = set(self.dropped_fields) if self.abstraction else set()
@@ -121,14 +128,32 @@ class Canonicalizer:
     def _rows(self, st: Any) -> tuple[dict, dict, list]:
         data = st._data
         rows: dict[str, dict[int, list]] = {}
+        guards = self.guards if self.abstraction else {}
         for s in OBJ_SORTS:
             cols = [(data[n], kind, sort, d) for n, kind, sort, d in self.obj_fields[s]]
             rows[s] = {x: [(c.get(x, d), kind, sort) for c, kind, sort, d in cols] for x in self.slots[s]}
+            if guards:
+                for i, (n, kind, sort, d) in enumerate(self.obj_fields[s]):
+                    gd = guards.get(n)
+                    if gd is None:
+                        continue
+                    for x, row in rows[s].items():
+                        for g, v in gd:
+                            if data[g].get(x, default_of(FIELDS[g].type)) == v:
+                                row[i] = (d, kind, sort)
+                                break
         fds: dict[tuple[int, int], list] = {}
         cols = [(data[n], kind, sort, d) for n, kind, sort, d in self.fd_fields]
+        fd_guards = [(i, gd) for i, (n, _, _, _) in enumerate(self.fd_fields) for gd in [guards.get(n)] if gd]
         for p in self.slots["Process"]:
             for h in self.slots["Handle"]:
-                fds[(p, h)] = [(c.get((p, h), d), kind, sort) for c, kind, sort, d in cols]
+                row = fds[(p, h)] = [(c.get((p, h), d), kind, sort) for c, kind, sort, d in cols]
+                for i, gd in fd_guards:
+                    for g, v in gd:
+                        if data[g].get((p, h), default_of(FIELDS[g].type)) == v:
+                            _, kind, sort, d = self.fd_fields[i]
+                            row[i] = (d, kind, sort)
+                            break
         scal = [(data[n], kind, sort) for n, kind, sort, _ in self.scalars]
         return rows, fds, scal
 

@@ -45,6 +45,9 @@ unexpected violation; 2 bad input.
 @click.option("--mutant", default=None, help="explore a seeded mutant's rule set")
 @click.option("--no-symmetry", is_flag=True, help="no canonical renaming")
 @click.option("--no-abstraction", is_flag=True, help="keep every field in the state key (no abstraction of token contents)")
+@click.option("--guarded", is_flag=True,
+              help="guarded resets: leave dead objects' contents (and other values z3 proves unread "
+                   "under a guard) out of the state key (z3 analysis: minutes for every rule)")
 @click.option("--no-prune", is_flag=True, help="evaluate every transition check, also those z3 proves valid")
 @click.option("--property", "prop_ids", multiple=True, help="check only these properties (repeatable)")
 @click.option("--export", "export", default=None, help="write the state graph as GraphML")
@@ -54,7 +57,7 @@ unexpected violation; 2 bad input.
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--trace-memory", is_flag=True, help="measure the Python peak with tracemalloc (slow)")
 def command(threads, processes, tokens, sessions, sockets, handles, privileges, user, auto_gc, masks, rule_names,
-            max_states, max_seconds, max_cpu_seconds, mutant, no_symmetry, no_abstraction, no_prune, prop_ids,
+            max_states, max_seconds, max_cpu_seconds, mutant, no_symmetry, no_abstraction, guarded, no_prune, prop_ids,
             export, stats, out_dir,
             as_json, trace_memory) -> None:
     import properties.catalog  # noqa: F401
@@ -98,7 +101,8 @@ def command(threads, processes, tokens, sessions, sockets, handles, privileges, 
 
             ex = Explorer(u, rules=rules, properties=props, symmetry=not no_symmetry,
                           abstraction=not no_abstraction, max_states=max_states, max_seconds=max_seconds,
-                          max_cpu_seconds=max_cpu_seconds, prune_valid=not no_prune, progress=progress)
+                          max_cpu_seconds=max_cpu_seconds, prune_valid=not no_prune, progress=progress,
+                          guarded=guarded)
             res = ex.run()
     except UniverseError as e:
         raise click.UsageError(str(e)) from None
@@ -126,6 +130,8 @@ def command(threads, processes, tokens, sessions, sockets, handles, privileges, 
               "peak_python_bytes": peak, "max_rss_bytes": rss,
               "symmetry": not no_symmetry, "abstraction": not no_abstraction,
               "abstracted_fields": sorted(ex.dropped),
+              "guarded_fields": {f: [list(x) for x in g] for f, g in sorted(ex.guards.items())},
+              "guards_dropped_after_violation": ex.guards_dropped_after_violation,
               "incomplete_keys": res.incomplete_keys, "properties_checked": len(res.checked),
               "violations": {pid: {"depth": v.depth, "expected": v.expected, "trace": files[pid],
                                    "path": [f"{e['rule']} by {e['actor']} -> {e['errno']}" for e in v.path]}
@@ -156,6 +162,10 @@ def command(threads, processes, tokens, sessions, sockets, handles, privileges, 
         click.echo(f"transition checks proved valid and skipped: {ex.trans_checks_skipped} (property, rule) pairs"
                    f"{'' if not no_prune else ' (--no-prune)'}")
         click.echo(f"abstraction: {', '.join(sorted(ex.dropped)) + ' left out of the state key' if ex.dropped else 'off' if no_abstraction else 'nothing droppable'}")
+        if ex.guards or ex.guards_dropped_after_violation:
+            again = " (an assumed invariant was violated: explored again without them)"
+            click.echo(f"guarded resets: {', '.join(sorted(ex.guards)) or 'none'}"
+                       f"{again if ex.guards_dropped_after_violation else ''}")
         for pid, v in sorted(res.violations.items()):
             tag = "expected" if v.expected else "VIOLATED"
             click.echo(f"{tag}: {pid} after {v.depth} step(s) -> {files[pid]}")
