@@ -526,21 +526,7 @@ class ConcreteState(State):
                 store[name][key] = value
                 add((name, key))
                 continue
-            norm = NORMALIZE[name]
-            updates = []
-            keys = FIELDS[name].keys
-            if rows is None and len(keys) == 1:  # every object of the sort: ``keys_of`` without 1-tuples
-                for x in self.universe[keys[0]]:
-                    cond, value = where(x)
-                    if cond:
-                        updates.append((x, norm(value)))
-            else:
-                for key in (rows if rows is not None else self.keys_of(FIELDS[name])):
-                    if type(key) is not tuple:
-                        key = key if isinstance(key, tuple) else (key,)
-                    cond, value = where(*key)
-                    if cond:
-                        updates.append((key if len(key) > 1 else key[0], norm(value)))
+            updates = [(key if len(key) > 1 else key[0], value) for key, value in self._bulk(name, where, rows)]
             if updates:
                 if name not in copied:
                     store[name] = FIELD_CLASS[name](store[name])
@@ -632,21 +618,26 @@ class ConcreteState(State):
             if where is None:
                 add(e)
                 continue
-            norm = NORMALIZE[name]
-            keys = FIELDS[name].keys
-            if rows is None and len(keys) == 1:
-                for x in self.universe[keys[0]]:
-                    cond, value = where(x)
-                    if cond:
-                        add((name, (x,), norm(value), True, None, None))
-            else:
-                for key in (rows if rows is not None else self.keys_of(FIELDS[name])):
-                    if type(key) is not tuple:
-                        key = key if isinstance(key, tuple) else (key,)
-                    cond, value = where(*key)
-                    if cond:
-                        add((name, key, norm(value), True, None, None))
+            for key, value in self._bulk(name, where, rows):
+                add((name, key, value, True, None, None))
         return out
+
+    def _bulk(self, name: str, where: Callable[..., tuple[Any, Any]], rows: Any) -> Iterator[tuple[tuple, Any]]:
+        """The (key tuple, stored value) pairs that the bulk update ``where`` of field ``name``
+        sets on this state, over ``rows`` (None: every key of the field)."""
+        norm = NORMALIZE[name]
+        keys = FIELDS[name].keys
+        if rows is None and len(keys) == 1:  # every object of the sort: ``keys_of`` without 1-tuples
+            for x in self.universe[keys[0]]:
+                cond, value = where(x)
+                if cond:
+                    yield (x,), norm(value)
+            return
+        for key in (rows if rows is not None else self.keys_of(FIELDS[name])):
+            key = key if isinstance(key, tuple) else (key,)
+            cond, value = where(*key)
+            if cond:
+                yield key, norm(value)
 
     def _derived(self, store: dict[str, Any], written: list[tuple[str, Any]], changed: set[str]) -> "ConcreteState":
         """The state with field store ``store``; its delta: ``written`` (field, key) pairs
