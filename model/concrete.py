@@ -694,19 +694,27 @@ def _advance_alive(cache: dict, sort: str, uni: tuple, d_old: dict, d_new: dict,
     if hit is None or hit[0] is not uni or hit[1] is not d_old or type(uni) is not Ids:
         return
     out = list(hit[2])
+    if _rewrite_alive(out, uni, d_new, written, name):
+        cache[sort] = (uni, d_new, out)
+
+
+def _rewrite_alive(out: list, uni: tuple, d: dict, written: list[tuple[str, Any]], name: str) -> bool:
+    """Bring the sorted alive list ``out`` of ``uni`` up to date, in place, with the ``written``
+    keys of the alive field ``name`` (now ``d``): insert or remove each.  False (``out`` then
+    describes nothing) when a written key is not an id."""
     for field_name, k in written:
         if field_name != name:
             continue
         if type(k) is not int:
-            return
+            return False
         i = bisect_left(out, k)
         present = i < len(out) and out[i] == k
-        if bool(d_new.get(k)) and contains(uni, k):
+        if bool(d.get(k)) and contains(uni, k):
             if not present:
                 out.insert(i, uni[_index_in(uni, k)])  # the universe's own id object, as ``alive`` lists it
         elif present:
             del out[i]
-    cache[sort] = (uni, d_new, out)
+    return True
 
 
 class _OldValues(dict):
@@ -730,19 +738,9 @@ def _alive_in_place(cache: dict, sort: str, uni: tuple, d: dict, written: list[t
         del cache[sort]
         return
     out = hit[2]  # the cache's own list (``alive`` hands out copies): updated in place
-    for field_name, k in written:
-        if field_name != name:
-            continue
-        if type(k) is not int:
-            del cache[sort]
-            return
-        i = bisect_left(out, k)
-        present = i < len(out) and out[i] == k
-        if bool(d.get(k)) and contains(uni, k):
-            if not present:
-                out.insert(i, uni[_index_in(uni, k)])
-        elif present:
-            del out[i]
+    if not _rewrite_alive(out, uni, d, written, name):
+        del cache[sort]
+        return
     cache[sort] = (uni, d, out)
 
 

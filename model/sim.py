@@ -77,7 +77,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.concrete import (BISECT_MIN, OBJ_FIELDS_BY_KEYS, ConcreteState, Ids, _index_in, contains, next_free,
+from model.concrete import (OBJ_FIELDS_BY_KEYS, ConcreteState, Ids, _index_in, contains, next_free,
                             universe_added)
 from model.rules.registry import RULES, Rule
 from model.state import ALIVE_FIELD, FIELDS
@@ -163,7 +163,7 @@ def try_apply_rule(state: ConcreteState, rule: Rule, actor: Any, args: dict[str,
         uni = state.universe
         if sort in uni:
             v, ids = args[name], uni[sort]
-            if type(v) is int and type(ids) is Ids and (v in ids if len(ids) < BISECT_MIN else contains(ids, v)):
+            if type(v) is int and type(ids) is Ids and contains(ids, v):
                 continue  # already there: copy_with_universe returns the state
             state = state.copy_with_universe(sort, [v])
     out = rule.apply(state, actor, args)
@@ -232,7 +232,7 @@ def collect_garbage(state: ConcreteState, rules: dict[str, Rule] | None = None,
         if prep is not None:
             cands, refs, offered = prep
             if not offered:
-                _LAST_INDEX[0] = (state.__dict__, state.__dict__["_gen"], state.universe, refs)  # _remember_index
+                _remember_index(state, refs)
                 return state, []  # nothing to offer: no round reclaims anything
             return _collect_scheduled(state, rules, cands, refs)
     return collect_garbage_full(state, rules)
@@ -240,11 +240,14 @@ def collect_garbage(state: ConcreteState, rules: dict[str, Rule] | None = None,
 
 def _prepare(since: ConcreteState, state: ConcreteState) -> tuple[dict[str, set], "RefIndex", bool] | None:
     """What ``collect_garbage`` needs for the step ``since`` -> ``state``, in one pass over the
-    step's writes: the candidates (``_candidates`` of ``_step_delta``), the reference index of
-    ``state`` (``_ref_index``) and whether some candidate would be offered (``_offered``);
-    None when the step is not known (``_step_delta`` is None).  The same values as those
-    functions, computed together (tests/model/test_performance_semantics.py,
-    tests/model/test_reclaim_index_perf.py compare the collections and the index)."""
+    step's writes: the candidates (those of ``reclaim_candidates``), the reference index of
+    ``state`` (the one remembered for ``since``, carried across the step, else built afresh)
+    and whether some candidate would be offered in the first round (live, in the universe and
+    not refused by the index: otherwise the collection reclaims nothing); None when the step
+    is not known.  One pass, not those three computations in turn, because this runs after
+    every step (about 10 % of the executor benchmark's throughput);
+    tests/model/test_performance_semantics.py and tests/model/test_reclaim_index_perf.py
+    compare the collections and the index with the reference ones."""
     uni = state.universe
     if type(uni.get("Token")) is not Ids or type(uni.get("Session")) is not Ids:
         return None
@@ -307,7 +310,7 @@ def _prepare(since: ConcreteState, state: ConcreteState) -> tuple[dict[str, set]
         sess = data["token_session"]
         for t in tok:
             ses.add(sess[t])
-    # the index (``_ref_index``)
+    # the index
     hit = _LAST_INDEX[0]
     _LAST_INDEX[0] = None  # about to be advanced in place: no longer the index of ``since``
     if hit is not None and hit[0] is sd and hit[1] == sgen and hit[2] is suni:
@@ -316,7 +319,7 @@ def _prepare(since: ConcreteState, state: ConcreteState) -> tuple[dict[str, set]
             refs._update(state, wkeys, itoks, added)
     else:
         refs = RefIndex.build(state)
-    # ``_offered`` (with ``RefIndex.refused`` inlined)
+    # is some candidate offered? (``RefIndex.refused`` inlined for tokens)
     if tok:
         alive, ids, count, anon = data["token_alive"], uni["Token"], refs.count, data["anon_token"]
         for o in tok:
@@ -459,23 +462,6 @@ def _candidates(state: ConcreteState, step: tuple[dict, list, dict]) -> dict[str
     return cands
 
 
-def _offered(state: ConcreteState, cands: dict[str, set], refs: "RefIndex | None") -> bool:
-    """Some candidate would be offered in the first round of ``_collect_scheduled``: it is
-    live and in the universe and ``refs`` does not say the rule refuses it.  (If none is,
-    the first round reclaims nothing and the collection ends there.)"""
-    data = state.__dict__
-    for sort, field_name in (("Token", "token_alive"), ("Session", "sess_alive")):
-        pool = cands[sort]
-        if not pool:
-            continue
-        alive, uni = data[field_name], state.universe[sort]
-        for o in pool:
-            if alive.get(o, False) and type(o) is int and contains(uni, o) \
-                    and (refs is None or not refs.refused(sort, o, data)):
-                return True
-    return False
-
-
 def reclaim_candidates(since: ConcreteState, state: ConcreteState,
                        rules: dict[str, Rule] | None = None) -> dict[str, set] | None:
     """The tokens and sessions the step from ``since`` to ``state`` can have
@@ -515,30 +501,10 @@ def _refs_at(data: Any, kind: str, key: Any) -> tuple:
 
 
 def _witness_refs(data: Any, uni: dict, kind: str, key: Any) -> tuple:
-    """``_refs_at(data, kind, key) if _in_universe(uni, kind, key) else ()``, in one call (the
-    universe is looked at only when the witness refers to something)."""
-    if kind == "Thread":
-        alive = data["thread_alive"]
-        if not alive[key]:
-            return ()
-        real = data["thread_real"][key]
-        now = (real, data["thread_imp_token"][key]) if data["thread_impersonating"][key] else (real,)
-    elif kind == "Fd":
-        if not data["fd_open"][key]:
-            return ()
-        now = (data["fd_token"][key],)
-    elif kind == "Process":
-        if not data["proc_alive"][key]:
-            return ()
-        now = (data["proc_primary"][key],)
-    else:
-        if not (data["sock_alive"][key] and data["sock_has_peer"][key]):
-            return ()
-        now = (data["sock_peer_token"][key],)
-    if kind != "Fd":
-        ids = uni[kind]
-        return now if (key in ids if len(ids) < BISECT_MIN else contains(ids, key)) else ()
-    return now if _in_universe(uni, kind, key) else ()
+    """``_refs_at(data, kind, key) if _in_universe(uni, kind, key) else ()`` (the universe is
+    looked at only when the witness refers to something)."""
+    now = _refs_at(data, kind, key)
+    return now if now and _in_universe(uni, kind, key) else ()
 
 
 def _in_universe(uni: dict, kind: str, key: Any) -> bool:
@@ -688,17 +654,6 @@ _LAST_INDEX: list = [None]
 
 def _remember_index(state: ConcreteState, refs: RefIndex | None) -> None:
     _LAST_INDEX[0] = None if refs is None else (state.__dict__, state.__dict__["_gen"], state.universe, refs)
-
-
-def _ref_index(since: ConcreteState, state: ConcreteState, step: tuple[dict, list, dict]) -> RefIndex:
-    """The index of ``state``: the remembered one of ``since`` carried across the ``step``
-    ``since`` -> ``state`` (``_step_delta``), else built afresh."""
-    hit = _LAST_INDEX[0]
-    _LAST_INDEX[0] = None  # about to be advanced in place: no longer the index of ``since``
-    if hit is not None and hit[0] is since.__dict__ and hit[1] == since.__dict__["_gen"] and hit[2] is since.universe:
-        hit[3].advance(state, step[1], step[0])
-        return hit[3]
-    return RefIndex.build(state)
 
 
 def _next_offer(uni: Ids, alive: dict, pool: set | None, last: Any) -> Any:
