@@ -68,6 +68,21 @@ LUID_CONSTANTS = (998, 999, 1000)
 FD_FIELDS = tuple(f.name for f in SCHEMA if f.keys == ("Process", "Handle"))
 
 
+def _guarded_columns(fields: list, guards: dict[str, tuple]) -> list[tuple[int, tuple, Any]]:
+    """(column, guard, default) for each of the row's ``fields`` that has a guarded reset."""
+    return [(i, guards[n], d) for i, (n, _, _, d) in enumerate(fields) if n in guards]
+
+
+def _reset_guarded(row: list, columns: list[tuple[int, tuple, Any]], data: dict, key: Any) -> None:
+    """Replace by its default, in the key row of object ``key``, every guarded column whose
+    guard (a disjunction of ``(field, value)`` literals) holds at ``key``."""
+    for i, gd, d in columns:
+        for g, v in gd:
+            if data[g].get(key, default_of(FIELDS[g].type)) == v:
+                row[i] = (d, row[i][1], row[i][2])
+                break
+
+
 @dataclass
 class Canonicalizer:
     """Keys of concrete states over one fixed universe of object slots."""
@@ -132,28 +147,17 @@ class Canonicalizer:
         for s in OBJ_SORTS:
             cols = [(data[n], kind, sort, d) for n, kind, sort, d in self.obj_fields[s]]
             rows[s] = {x: [(c.get(x, d), kind, sort) for c, kind, sort, d in cols] for x in self.slots[s]}
-            if guards:
-                for i, (n, kind, sort, d) in enumerate(self.obj_fields[s]):
-                    gd = guards.get(n)
-                    if gd is None:
-                        continue
-                    for x, row in rows[s].items():
-                        for g, v in gd:
-                            if data[g].get(x, default_of(FIELDS[g].type)) == v:
-                                row[i] = (d, kind, sort)
-                                break
+            obj_guards = _guarded_columns(self.obj_fields[s], guards)
+            if obj_guards:
+                for x, row in rows[s].items():
+                    _reset_guarded(row, obj_guards, data, x)
         fds: dict[tuple[int, int], list] = {}
         cols = [(data[n], kind, sort, d) for n, kind, sort, d in self.fd_fields]
-        fd_guards = [(i, gd) for i, (n, _, _, _) in enumerate(self.fd_fields) for gd in [guards.get(n)] if gd]
+        fd_guards = _guarded_columns(self.fd_fields, guards)
         for p in self.slots["Process"]:
             for h in self.slots["Handle"]:
                 row = fds[(p, h)] = [(c.get((p, h), d), kind, sort) for c, kind, sort, d in cols]
-                for i, gd in fd_guards:
-                    for g, v in gd:
-                        if data[g].get((p, h), default_of(FIELDS[g].type)) == v:
-                            _, kind, sort, d = self.fd_fields[i]
-                            row[i] = (d, kind, sort)
-                            break
+                _reset_guarded(row, fd_guards, data, (p, h))
         scal = [(data[n], kind, sort) for n, kind, sort, _ in self.scalars]
         return rows, fds, scal
 
