@@ -55,9 +55,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import model.rules  # noqa: E402,F401
 from model import domain as D  # noqa: E402
+from model.reclaim import collect_garbage, collect_garbage_full  # noqa: E402
 from model.rules.registry import RULES  # noqa: E402
 from model.scenarios import standard  # noqa: E402
-from model.sim import collect_garbage, collect_garbage_full, try_apply_rule  # noqa: E402
+from model.sim import try_apply_rule  # noqa: E402
 from model.state import ALIVE_FIELD, SCHEMA  # noqa: E402
 from model.values import BV  # noqa: E402
 

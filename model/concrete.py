@@ -17,7 +17,7 @@ Storage (for speed; the interface is unchanged):
 * Each distinct field data carries a generation number and, if it was made by
   ``with_writes``/a concrete ``Step.finish``, the *delta* from its parent: the
   written ``(field, key)`` pairs and the parent's versions of the changed
-  fields.  ``model.sim.collect_garbage`` uses it to schedule reclamation.
+  fields.  ``model.reclaim.collect_garbage`` uses it to schedule reclamation.
 * Linear states (``ConcreteState.linear``, for straight-line runs that never go
   back to a pre-state): a step writes into the field dicts in place instead of
   copying each dict it writes; the delta then lists only the writes that
@@ -321,7 +321,7 @@ class ConcreteState(State):
         state object, but the pre-state's keyed fields then read the post-state's values.
         So every step applied to a linear state must be the one kept (its post-state is the
         next state); the pre-state keeps only its universe, its scalars, its generation and
-        its delta, which is what reclamation scheduling reads (``model.sim``).  With
+        its delta, which is what reclamation scheduling reads (``model.reclaim``).  With
         ``delta=False`` steps record no delta either (for runs without reclamation: a
         collection then makes the full pass).  Outcomes are those of the persistent states
         (tests/model/test_linear_perf.py)."""
@@ -542,7 +542,7 @@ class ConcreteState(State):
         state).  The delta lists the writes that changed a value and keeps the old value of
         every key they wrote (``_OldValues``), unless the state was made with
         ``linear(delta=False)``.  A write of the value its key already reads is made (the key
-        may become stored) but not listed: the readers of deltas (``model.sim``'s reclamation
+        may become stored) but not listed: the readers of deltas (``model.reclaim``'s reclamation
         scheduling and reference index, ``_progressed``, the alive-list cache) skip such
         writes anyway (tests/model/test_step_helpers_perf.py)."""
         for e in entries:

@@ -31,8 +31,9 @@ import networkx as nx
 import model.rules  # noqa: F401  (registers the rules)
 from model import domain as D
 from model.concrete import ConcreteState
+from model.reclaim import collect_garbage
 from model.rules.registry import RULES, Rule
-from model.sim import ModelPreconditionError, apply_rule, collect_garbage
+from model.sim import ModelPreconditionError, apply_rule
 from model.state import ALIVE_FIELD, SORTS
 from model.world import World, boot, parse_privileges
 from properties.base import Property, StepInfo

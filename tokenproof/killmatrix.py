@@ -305,7 +305,8 @@ def run_trace_checked(trace: Any, rules: dict[str, Rule], props: list[Property],
     ``expect`` (errno and return values), like ``tokenproof.trace.execute``."""
     from types import SimpleNamespace
 
-    from model.sim import apply_rule, collect_garbage
+    from model.reclaim import collect_garbage
+    from model.sim import apply_rule
     from tokenproof.render import errno_name, render_ret
     from tokenproof.trace import TraceError, _actor, _check_expect, build_world, resolve_args
 
@@ -355,7 +356,7 @@ def trace_cases(props: list[Property] | None = None) -> list[TraceCase]:
     if _CASES is None:
         from pathlib import Path
 
-        from model.sim import _RECLAIM
+        from model.reclaim import _RECLAIM
         from tokenproof.catalog_run import load_catalog
         from tokenproof.trace import TraceError, load_trace
 
@@ -780,7 +781,7 @@ def min_bmc_depth(rule: str) -> int:
     """The least BMC depth at which a mutant of ``rule`` can act from the standard world: the kernel's
     reclamation rules (§4.2 refcount, §4.6 Lifecycle) reclaim only what an earlier thread step released
     (nothing is reclaimable in the standard world), so their mutants need a step before theirs."""
-    from model.sim import _RECLAIM
+    from model.reclaim import _RECLAIM
 
     return 2 if rule in {name for name, _, _ in _RECLAIM} else 1
 

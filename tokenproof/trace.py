@@ -22,9 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 import model.rules  # noqa: F401  (registers every rule)
 from model import domain as D
 from model.concrete import ConcreteState, next_free
+from model.reclaim import collect_garbage
 from model.rules.registry import RULES, Arg, Rule
 from model.scenarios import SCENARIOS
-from model.sim import ModelPreconditionError, apply_rule, collect_garbage
+from model.sim import ModelPreconditionError, apply_rule
 from model.values import BV
 from model.world import SpecError, World, parse_integrity, parse_level, parse_privileges, parse_rights, valid_sid
 from tokenproof.render import Change, diff_states, errno_name, render_args, render_ret, ret_kind

@@ -16,9 +16,9 @@ import random
 
 import pytest
 
+from model.reclaim import collect_garbage, collect_garbage_full
 from model.rules import RULES
 from model.scenarios import standard
-from model.sim import collect_garbage, collect_garbage_full
 from model.state import ALIVE_FIELD
 from model.step import Step
 from model.values import eq

@@ -34,11 +34,11 @@ import model.step as step_mod
 from model import domain as D
 from model import values as V
 from model.concrete import ConcreteState, Ids, as_ids, next_free
+from model.reclaim import collect_garbage, collect_garbage_full, reclaim_candidates
 from model.rules import RULES
 from model.rules import lifecycle
 from model.scenarios import standard
-from model.sim import (ModelPreconditionError, Simulator, apply_rule, collect_garbage, collect_garbage_full,
-                       reclaim_candidates)
+from model.sim import ModelPreconditionError, Simulator, apply_rule
 from model.state import ALIVE_FIELD, SCHEMA, THREAD, TOKEN, SESSION
 from model.symbolic import Universe
 from model.values import BV

@@ -2,7 +2,7 @@
 no outcome (benchmarks/executor_throughput.py measures the speed; these tests only check
 semantics, deterministically).
 
-* ``model.sim.RefIndex``, carried across every step and every reclamation by deltas, is the
+* ``model.reclaim.RefIndex``, carried across every step and every reclamation by deltas, is the
   index built from scratch, and what it says is what the rules say: a token has a witness
   exactly when ``referenced_outside_pairs`` holds, a session is busy exactly when one of its
   live tokens has one, and every object ``refused`` leaves out is refused by its rule.
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-import model.sim as sim_mod
+import model.reclaim as reclaim_mod
 import model.step as step_mod
+from model.reclaim import RefIndex, collect_garbage, collect_garbage_full
 from model.rules import RULES
 from model.rules.lifecycle import referenced_outside_pairs
 from model.scenarios import standard
-from model.sim import RefIndex, collect_garbage, collect_garbage_full
 
 from tests.model.test_performance_semantics import LIFECYCLE_AND_IMPERSONATION, _apply, pick_call, same_state
 
@@ -41,7 +41,7 @@ def _bench():
 
 
 def _remembered(state) -> RefIndex:
-    hit = sim_mod._LAST_INDEX[0]
+    hit = reclaim_mod._LAST_INDEX[0]
     assert hit is not None and hit[0] is state.__dict__ and hit[2] is state.universe
     return hit[3]
 
@@ -133,7 +133,7 @@ def test_index_follows_universe_growth_without_writes():
     state._data["fd_open"] = {**state._data["fd_open"], (p, h): True}
     state._data["fd_token"] = {**state._data["fd_token"], (p, h): tok}
     fixpoint, _ = collect_garbage_full(state)
-    sim_mod._remember_index(fixpoint, RefIndex.build(fixpoint))
+    reclaim_mod._remember_index(fixpoint, RefIndex.build(fixpoint))
     before = RefIndex.build(fixpoint).count.get(tok, 0)
     grown = fixpoint.copy_with_universe("Thread", [max(fixpoint.universe["Thread"]) + 1])
     grown = grown.copy_with_universe("Handle", [h])
@@ -194,7 +194,7 @@ def test_index_follows_arbitrary_deltas(seed):
                 if out is not None:
                     w.state = out.post
     state, _ = collect_garbage_full(w.state)
-    sim_mod._remember_index(state, RefIndex.build(state))
+    reclaim_mod._remember_index(state, RefIndex.build(state))
     fixpoint = state
     checked = 0
     for _ in range(150):

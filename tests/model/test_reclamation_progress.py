@@ -1,6 +1,6 @@
 """The kernel's reclamation (§4.2 refcount, §4.6 Lifecycle) ends even under a broken reclamation rule
 that succeeds without freeing anything: such a step is recorded (so a property can judge it) and the
-collection does not offer the same object forever (model/sim.py ``_progressed``)."""
+collection does not offer the same object forever (model/reclaim.py ``_progressed``)."""
 
 from __future__ import annotations
 

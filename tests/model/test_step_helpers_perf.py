@@ -8,7 +8,7 @@ deterministically).
 * ``Step.guarded`` skips its effects only where none of them could take place (concrete
   fast path: a concretely false ``when``, a failed precondition or guard), never on symbolic
   states or for subclasses (mutants count effects).
-* ``model.sim.RECLAIM_READS`` holds every field the two reclamation rules read (a write of
+* ``model.reclaim.RECLAIM_READS`` holds every field the two reclamation rules read (a write of
   any other field makes no reclamation candidate).
 * Linear states leave writes that change nothing out of the step's delta, yet make them.
 * The benchmark's ``below`` draws what ``random.Random.choice`` / ``randrange`` draw.
@@ -25,9 +25,10 @@ import z3
 
 import model.step as step_mod
 from model import domain as D
+from model.reclaim import RECLAIM_READS, collect_garbage_full
 from model.rules import RULES
 from model.scenarios import standard
-from model.sim import RECLAIM_READS, apply_rule, collect_garbage_full
+from model.sim import apply_rule
 from model.state import ALIVE_FIELD, FIELDS, THREAD
 from model.step import Step
 from model.symbolic import SymState, Universe

@@ -24,10 +24,11 @@ from hypothesis import strategies as st
 
 from model import domain as D
 from model.concrete import ConcreteState
+from model.reclaim import collect_garbage
 from model.rules import RULES
 from model.rules.registry import Rule
 from model.scenarios import SCENARIOS
-from model.sim import ModelPreconditionError, allocate_fresh, apply_rule, collect_garbage
+from model.sim import ModelPreconditionError, allocate_fresh, apply_rule
 from model.state import SCHEMA, SORTS
 from tokenproof.encode import embed_finite, finite_universe, state_sids
 

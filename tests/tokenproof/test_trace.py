@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from model import domain as D
+from model.reclaim import collect_garbage
 from model.rules.registry import RULES, Arg
 from model.scenarios import standard
-from model.sim import ModelPreconditionError, apply_rule, collect_garbage
+from model.sim import ModelPreconditionError, apply_rule
 from model.state import BOOL, HANDLE, IL, LEVEL, MASK, PRIVS, SID, TOKEN, THREAD, GROUPS, BVT
 from model.world import SpecError
 from tokenproof.statefile import dump_world, exact_equal, load_world
