@@ -50,12 +50,12 @@ universe (``valid_steps``); the explorer does not evaluate those checks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import z3
 
 from model.rules.registry import Rule
-from model.state import ALIVE_FIELD, SCHEMA, THREAD
+from model.state import ALIVE_FIELD, OBJ, SCHEMA, THREAD
 from model.values import is_sym
 from properties.base import Property, StepInfo
 
@@ -447,48 +447,113 @@ def guarded_resets(uni: Any, pre: Any, rules: dict[str, Rule], props: dict[str, 
     varying (``R`` is the composition of the per-family relations, so per-family proofs suffice:
     chain the states through hybrids; an assumed invariant carries along the chain by 3), and a
     family that fails rejects the guarded fields of it the terms read.  Repeated until nothing is
-    rejected (a greatest fixpoint)."""
-    from model.state import OBJ
-    from model.symbolic import SymState
+    rejected (a greatest fixpoint).  The proof itself: ``_GuardProof``."""
+    return _GuardProof(uni, pre, rules, props, outs, dropped, valid, reads_of, profile, rlimit).run()
 
+
+def _initial_guards(dropped: frozenset[str]) -> dict[str, tuple[tuple[str, Any], ...]]:
+    """The candidate guards (``candidate_guards``), a wider guard's own fields restricted to the
+    dead guard (so every guard is a function of the key); a wider guard reads its own family."""
     guards = candidate_guards(dropped)
     for f, gd in list(guards.items()):  # guard fields: only the dead guard, same family
         for g, _ in gd[1:]:
             assert family(g) == family(f), (f, g)
             if g in guards:
                 guards[g] = guards[g][:1]
-    reasons: dict[str, str] = {}
-    state_props = [p for p in props.values() if p.kind == "state"]
-    assumed_props = [p for p in state_props if p.id in ASSUMED_INVARIANTS and p.expected(profile) == "proved"]
-    stats = {"checks": 0}
-    names = [s.name for s in SCHEMA]
-    other = uni.fresh_state("grd_alt")
-    xs_cache: dict[tuple, tuple] = {}
+    return guards
 
-    def xs(keys: tuple) -> tuple:
-        if keys not in xs_cache:
-            xs_cache[keys] = tuple(uni.const(f"grd_x{i}_{k}", OBJ(k)) for i, k in enumerate(keys))
-        return xs_cache[keys]
 
-    def inv(st: Any) -> list:
+def _as_bool(v: Any) -> Any:
+    """A rule's enabledness as a z3 Bool (a concrete ``bool`` becomes a constant)."""
+    return v if is_sym(v) else z3.BoolVal(bool(v))
+
+
+class _Related(NamedTuple):
+    """``pre'`` for one set of varied fields (``_GuardProof.related``)."""
+    state: Any  # pre': the varied fields under their guards and the dropped fields free
+    inv: list  # the assumed invariants on pre'
+    outs: dict  # rule name -> the rule applied to pre' (``_GuardProof.applied``)
+
+
+class _GuardProof:
+    """One run of ``guarded_resets`` (its docstring states the relation ``R`` and obligations 1-4).
+
+    Holds the shared context: the candidate guards still standing (``guards``) and why the others
+    were rejected (``reasons``), the free state ``other`` the varied fields read under their guards
+    and the related states ``pre'`` built from it (``related``), the settling of guards the rule's
+    enabledness refutes (``settle_guards``), the solver with the generalisation of big common
+    subterms (``solve``, ``_common_subterms``), the obligations per state property and per rule,
+    and the per-family loop that rejects the fields of a family that fails (``settle``)."""
+
+    def __init__(self, uni: Any, pre: Any, rules: dict[str, Rule], props: dict[str, Property], outs: dict,
+                 dropped: frozenset[str], valid: frozenset[tuple[str, str]], reads_of: "_Reads",
+                 profile: str, rlimit: int):
+        self.uni, self.pre, self.rules, self.props, self.outs = uni, pre, rules, props, outs
+        self.dropped, self.valid, self.reads_of, self.rlimit = dropped, valid, reads_of, rlimit
+        self.guards = _initial_guards(dropped)
+        self.reasons: dict[str, str] = {}
+        self.state_props = [p for p in props.values() if p.kind == "state"]
+        self.assumed_props = [p for p in self.state_props
+                              if p.id in ASSUMED_INVARIANTS and p.expected(profile) == "proved"]
+        self.stats = {"checks": 0}
+        self.names = [s.name for s in SCHEMA]
+        self.other = uni.fresh_state("grd_alt")
+        self.xs_cache: dict[tuple, tuple] = {}
+        self.varied: set[str] = set()  # the symbols allowed to differ in the current query
+        self.other_names = {self.other.fns[n].name() for n in self.names}
+        self.guard_memo: dict[tuple[int, int, bool], tuple] = {}
+        self.inv_pre = self.invariants(pre)
+        self.key_names = {x.decl().name()
+                          for keys in [(s,) for s in ("Thread", "Process", "Token", "Session", "Socket")]
+                          + [("Process", "Handle")] for x in self.xs(keys)}
+        self.ctx_cache: dict[tuple, _Related] = {}
+
+    def xs(self, keys: tuple) -> tuple:
+        """The key constants of a field with key sorts ``keys`` (one shared set per key tuple)."""
+        if keys not in self.xs_cache:
+            self.xs_cache[keys] = tuple(self.uni.const(f"grd_x{i}_{k}", OBJ(k)) for i, k in enumerate(keys))
+        return self.xs_cache[keys]
+
+    def invariants(self, st: Any) -> list:
+        """The assumed invariants (``assumed_props``) on ``st`` that are not constant."""
         out = []
-        for p in assumed_props:
+        for p in self.assumed_props:
             v = p.check(st)
             if is_sym(v):
                 out.append(v)
         return out
 
+    # ---------------------------------------------------------------- pre' and the rules on it
+    def related(self, vary: frozenset[str]) -> _Related:
+        """pre' with the guarded fields ``vary`` (under their guards) and the dropped fields free;
+        also sets the symbols the next queries' generalisation must not abstract (``varied``)."""
+        pre, other, guards = self.pre, self.other, self.guards
+        k = tuple(sorted((f, guards[f]) for f in vary))
+        self.varied = ({pre.fns[n].name() for n in vary} | {pre.fns[n].name() for n in self.dropped}
+                       | {other.fns[n].name() for n in self.names} | self.key_names)
+        if k not in self.ctx_cache:
+            from model.symbolic import SymState
 
-    varied_now: list[set[str]] = [set()]
+            def alt_fn(n: str, f: Any, gd: Any):
+                return lambda *key: z3.If(guard_term(pre, gd, key), other.fns[n](*key), f(*key))
 
-    other_names = {other.fns[n].name() for n in names}
-    guard_memo: dict[tuple[int, int, bool], tuple] = {}
+            fns2 = {n: (other.fns[n] if n in self.dropped else alt_fn(n, pre.fns[n], guards[n]) if n in vary
+                        else pre.fns[n]) for n in self.names}
+            pre2 = SymState(self.uni, fns2)
+            self.ctx_cache[k] = _Related(pre2, self.invariants(pre2), {})
+        return self.ctx_cache[k]
 
-    def settle_guards(goal: Any, context: Any) -> Any:
-        """``goal`` (a conjunction with ``context``, the rule's enabledness) with every varied read
-        ``If(G, g(k), f(k))`` whose guard instance ``G`` ``context`` and the assumed invariants of
-        ``pre`` refute replaced by ``f(k)`` (then both sides read the same term): equisatisfiable,
-        since the goal implies ``context``."""
+    def applied(self, c: _Related, name: str):
+        """Rule ``name`` applied to ``c.state`` with the same actor and arguments (memoised)."""
+        if name not in c.outs:
+            actor, args, _ = self.outs[name]
+            c.outs[name] = self.rules[name].apply(c.state, actor, args)
+        return c.outs[name]
+
+    # ---------------------------------------------------------------- queries
+    def _free_reads(self, goal: Any) -> list:
+        """The varied reads ``If(G, g(k), f(k))`` of ``goal`` (``g`` a function of ``other``), each
+        with the value of ``G`` under which the free read's branch is not taken."""
         found: dict[int, Any] = {}
         seen: set[int] = set()
         todo = [goal]
@@ -501,50 +566,64 @@ def guarded_resets(uni: Any, pre: Any, rules: dict[str, Rule], props: dict[str, 
             if e.decl().kind() == z3.Z3_OP_ITE:
                 for branch, value in ((1, False), (2, True)):  # the free read's branch must not be taken
                     b = e.arg(branch)
-                    if z3.is_app(b) and b.decl().name() in other_names:
+                    if z3.is_app(b) and b.decl().name() in self.other_names:
                         found[i] = (e, value)
             todo.extend(e.children())
+        return list(found.values())
+
+    def _refuted(self, context: Any, g: Any, value: bool) -> bool:
+        """Whether ``context`` and the assumed invariants of ``pre`` imply ``g == value``
+        (memoised, at an eighth of ``rlimit``)."""
+        mk = (context.get_id(), g.get_id(), value)
+        if mk not in self.guard_memo:
+            self.stats["guard_checks"] = self.stats.get("guard_checks", 0) + 1
+            sv = z3.Solver()
+            sv.set("rlimit", self.rlimit // 8)
+            sv.add(*self.uni.axioms, *self.inv_pre, context, z3.Not(g) if value else g)
+            # the terms are kept alive with the verdict: AST ids are reused once freed
+            self.guard_memo[mk] = (sv.check() == z3.unsat, context, g)
+        return self.guard_memo[mk][0]
+
+    def settle_guards(self, goal: Any, context: Any) -> Any:
+        """``goal`` (a conjunction with ``context``, the rule's enabledness) with every varied read
+        ``If(G, g(k), f(k))`` whose guard instance ``G`` ``context`` and the assumed invariants of
+        ``pre`` refute replaced by ``f(k)`` (then both sides read the same term): equisatisfiable,
+        since the goal implies ``context``."""
         pairs = []
-        for e, value in found.values():
-            g = e.arg(0)
-            mk = (context.get_id(), g.get_id(), value)
-            if mk not in guard_memo:
-                stats["guard_checks"] = stats.get("guard_checks", 0) + 1
-                sv = z3.Solver()
-                sv.set("rlimit", rlimit // 8)
-                sv.add(*uni.axioms, *inv_pre, context, z3.Not(g) if value else g)
-                # the terms are kept alive with the verdict: AST ids are reused once freed
-                guard_memo[mk] = (sv.check() == z3.unsat, context, g)
-            if guard_memo[mk][0]:
+        for e, value in self._free_reads(goal):
+            if self._refuted(context, e.arg(0), value):
                 # the read takes its kept branch: the very term of the other side (hash-consed)
                 pairs.append((e, e.arg(1) if value else e.arg(2)))
         return z3.substitute(goal, *pairs) if pairs else goal
 
-    def solve(assume: list, goal: Any, context: Any = None) -> bool:
+    def solve(self, assume: list, goal: Any, context: Any = None) -> bool:
+        """True iff ``assume and goal`` is proved unsatisfiable, after settling the guards that
+        ``context`` refutes (``settle_guards``; a goal that becomes false needs no query)."""
         if context is not None:
-            goal = settle_guards(goal, context)
+            goal = self.settle_guards(goal, context)
             if z3.is_false(z3.simplify(goal)):
-                stats["settled"] = stats.get("settled", 0) + 1
+                self.stats["settled"] = self.stats.get("settled", 0) + 1
                 return True
-        ok = _solve(assume, goal)
+        ok = self._unsat(assume, goal)
         if not ok and _DEBUG:
             print("guarded_resets: not proved:", str(goal)[:_DEBUG])
         return ok
 
-    def _solve(assume: list, goal: Any) -> bool:
+    def _unsat(self, assume: list, goal: Any) -> bool:
         """True iff ``assume and goal`` is proved unsatisfiable (within ``rlimit``): first with the
         goal's large Boolean and bit-vector subterms that read no field allowed to differ and no key constant
         generalised to fresh constants (sound for unsat: a model of the original formula is one
         of the generalised formula with each constant set to its subterm's value; the access
         checks of both sides become one constant), then as it is."""
-        stats["checks"] += 1
-        pairs = _common_subterms(goal, varied_now[0], stats)
+        rlimit = self.rlimit
+        self.stats["checks"] += 1
+        pairs = _common_subterms(goal, self.varied, self.stats)
         tries = [(z3.substitute(goal, *pairs), [z3.substitute(a, *pairs) for a in assume], rlimit)] if pairs else []
         tries.append((goal, assume, rlimit // 4 if pairs else rlimit))
         for g, asm, rl in tries:
             sv = z3.Solver()
             sv.set("rlimit", rl)
-            sv.add(*uni.axioms, *asm, g)
+            sv.add(*self.uni.axioms, *asm, g)
             res = sv.check()
             if res == z3.unsat:
                 return True
@@ -552,54 +631,38 @@ def guarded_resets(uni: Any, pre: Any, rules: dict[str, Rule], props: dict[str, 
                 return False
         return False
 
-    inv_pre = inv(pre)
-    key_names = {x.decl().name() for keys in [(s,) for s in ("Thread", "Process", "Token", "Session", "Socket")]
-                 + [("Process", "Handle")] for x in xs(keys)}
-    ctx_cache: dict[tuple, Any] = {}
-
-    def ctx(vary: frozenset[str]):
-        """pre' with the guarded fields ``vary`` (under their guards) and the dropped fields free."""
-        k = tuple(sorted((f, guards[f]) for f in vary))
-        varied_now[0] = ({pre.fns[n].name() for n in vary} | {pre.fns[n].name() for n in dropped}
-                         | {other.fns[n].name() for n in names} | key_names)
-        if k not in ctx_cache:
-            def alt_fn(n: str, f: Any, gd: Any):
-                return lambda *key: z3.If(guard_term(pre, gd, key), other.fns[n](*key), f(*key))
-
-            fns2 = {n: (other.fns[n] if n in dropped else alt_fn(n, pre.fns[n], guards[n]) if n in vary
-                        else pre.fns[n]) for n in names}
-            pre2 = SymState(uni, fns2)
-            ctx_cache[k] = (pre2, inv(pre2), {})
-        return ctx_cache[k]
-
-    def applied(c: Any, name: str):
-        pre2, _, outs2 = c
-        if name not in outs2:
-            actor, args, _ = outs[name]
-            outs2[name] = rules[name].apply(pre2, actor, args)
-        return outs2[name]
-
-    def state_ob(p: Property):
-        v1 = p.check(pre)
+    # ---------------------------------------------------------------- obligations
+    # An obligation is (label, terms read, check): ``check(vary)`` proves it with the fields
+    # ``vary`` varying; it is posed only for the families of the guarded fields ``terms`` read.
+    def state_obligation(self, p: Property):
+        """(terms read, check) of obligation 3 for the state property ``p``."""
+        v1 = p.check(self.pre)
 
         def run(vary: frozenset[str]) -> bool:
-            pre2, inv2, _ = ctx(vary)
+            pre2, inv2, _ = self.related(vary)
             v2 = p.check(pre2)
-            if p in assumed_props:
-                return solve(inv_pre, z3.Not(v2))
-            return solve(inv_pre + inv2, v1 != v2)
+            if p in self.assumed_props:
+                return self.solve(self.inv_pre, z3.Not(v2))
+            return self.solve(self.inv_pre + inv2, v1 != v2)
         return ([v1] if is_sym(v1) else []), run
 
-    def rule_obs(name: str):
-        """(terms read, check) per obligation 1, 2, 4 of rule ``name``."""
-        actor, args, o = outs[name]
-        en1 = o.enabled if is_sym(o.enabled) else z3.BoolVal(bool(o.enabled))
+    def rule_obligations(self, name: str):
+        """(label, terms read, check) per obligation 1, 2, 4 of rule ``name`` (lazily: the terms of
+        an obligation are built after the previous one is settled)."""
+        o = self.outs[name][2]
+        en1 = _as_bool(o.enabled)
+        yield self._outcome_obligation(name, o, en1)
+        yield from self._post_obligations(name, o, en1)
+        yield from self._transition_obligations(name, o, en1)
+
+    def _outcome_obligation(self, name: str, o: Any, en1: Any):
+        """Obligation 1: the same enabledness, errno and (on success) results from ``pre'``."""
         obs1 = [o.errno, *_flatten(o.ret)]
 
         def ob1(vary):
-            c = ctx(vary)
-            o2 = applied(c, name)
-            en2 = o2.enabled if is_sym(o2.enabled) else z3.BoolVal(bool(o2.enabled))
+            c = self.related(vary)
+            o2 = self.applied(c, name)
+            en2 = _as_bool(o2.enabled)
             obs2 = [o2.errno, *_flatten(o2.ret)]
             if len(obs1) != len(obs2):
                 return False
@@ -609,89 +672,111 @@ def guarded_resets(uni: Any, pre: Any, rules: dict[str, Rule], props: dict[str, 
             diff = [z3.And(ok, a != b) for a, b in zip(obs1[1:], obs2[1:]) if is_sym(a) or is_sym(b)]
             if is_sym(obs1[0]) or is_sym(obs2[0]):
                 diff.append(obs1[0] != obs2[0])
-            asm = inv_pre + c[1]
-            return (solve(asm, z3.And(en1, z3.Not(en2)), en1) and solve(asm, z3.And(en2, z3.Not(en1)), en2)
-                    and (not diff or solve(asm, z3.And(en1, z3.Or(*diff)), en1)))
-        yield f"{name}'s preconditions, errno or results", [en1, *obs1], ob1
+            asm = self.inv_pre + c.inv
+            return (self.solve(asm, z3.And(en1, z3.Not(en2)), en1) and self.solve(asm, z3.And(en2, z3.Not(en1)), en2)
+                    and (not diff or self.solve(asm, z3.And(en1, z3.Or(*diff)), en1)))
+        return f"{name}'s preconditions, errno or results", [en1, *obs1], ob1
+
+    def _post_obligations(self, name: str, o: Any, en1: Any):
+        """Obligation 2 per field not dropped: a written field equal on both post-states (outside
+        its guard on the post-state); an unwritten guarded field's guard does not turn false."""
+        pre, guards = self.pre, self.guards
         for spec in SCHEMA:
             h = spec.name
-            if h in dropped:
+            if h in self.dropped:
                 continue
-            k = xs(spec.keys)
+            k = self.xs(spec.keys)
             new1 = o.post.fns[h]
             if new1 is pre.fns[h]:
                 if h in guards:
                     def ob_keep(vary, h=h, k=k):
-                        c = ctx(vary)
+                        c = self.related(vary)
                         if h not in vary:
                             return True
                         g_pre, g_post = guard_term(pre, guards[h], k), guard_term(o.post, guards[h], k)
-                        return solve(inv_pre + c[1], z3.And(en1, g_pre, z3.Not(g_post)), en1)
+                        return self.solve(self.inv_pre + c.inv, z3.And(en1, g_pre, z3.Not(g_post)), en1)
                     yield f"{name} (the guard of {h} may turn false without a write)", \
                         [guard_term(pre, guards[h], k), guard_term(o.post, guards[h], k), pre.fns[h](*k)], ob_keep
                 continue
             t1 = new1(*k)
 
             def ob_post(vary, h=h, k=k, t1=t1):
-                c = ctx(vary)
-                o2 = applied(c, name)
+                c = self.related(vary)
+                o2 = self.applied(c, name)
                 cond = z3.And(en1, t1 != o2.post.fns[h](*k))
                 if h in guards:
                     cond = z3.And(cond, z3.Not(guard_term(o.post, guards[h], k)))
-                return solve(inv_pre + c[1], cond, en1)
+                return self.solve(self.inv_pre + c.inv, cond, en1)
             yield f"{name}'s new value of {h}", [t1] + ([pre.fns[h](*k)] if h in guards else []), ob_post
-        for p in props.values():
-            if p.kind != "transition" or (p.rules is not None and name not in p.rules) or (p.id, name) in valid:
+
+    def _transition_obligations(self, name: str, o: Any, en1: Any):
+        """Obligation 4: the same verdict of every checked transition property that applies to
+        rule ``name`` and is not one-step valid (``_NoGuards`` if one does not run symbolically)."""
+        actor, args, _ = self.outs[name]
+        for p in self.props.values():
+            if p.kind != "transition" or (p.rules is not None and name not in p.rules) or (p.id, name) in self.valid:
                 continue
             try:
-                v1 = p.check(pre, o.post, StepInfo(name, actor, args, o.errno))
+                v1 = p.check(self.pre, o.post, StepInfo(name, actor, args, o.errno))
             except Exception as e:  # cannot be evaluated symbolically: no guarded resets at all
                 raise _NoGuards(f"the transition property {p.id} does not run symbolically ({type(e).__name__})")
             if not is_sym(v1):
                 continue
 
             def ob_trans(vary, p=p, v1=v1):
-                c = ctx(vary)
-                o2 = applied(c, name)
-                v2 = p.check(c[0], o2.post, StepInfo(name, actor, args, o2.errno))
-                return solve(inv_pre + c[1], z3.And(en1, v1 != v2), en1)
+                c = self.related(vary)
+                o2 = self.applied(c, name)
+                v2 = p.check(c.state, o2.post, StepInfo(name, actor, args, o2.errno))
+                return self.solve(self.inv_pre + c.inv, z3.And(en1, v1 != v2), en1)
             yield f"the transition property {p.id} ({name})", [v1], ob_trans
 
-    def settle(label: str, terms: list, run) -> bool:
-        """Check one obligation; reject what fails.  True if something was rejected."""
-        rd = reads_of(terms) & set(guards)
+    # ---------------------------------------------------------------- the per-family fixpoint
+    def settle(self, label: str, terms: list, run) -> bool:
+        """Check one obligation per family of the guarded fields ``terms`` read; reject the fields
+        of each family that fails.  True if something was rejected."""
+        rd = self.reads_of(terms) & set(self.guards)
         if not rd:
             return False
         bad: set[str] = set()
         for fam in sorted({family(f) for f in rd}):
-            vary = frozenset(f for f in guards if family(f) == fam)
+            vary = frozenset(f for f in self.guards if family(f) == fam)
             if not run(vary):
                 bad |= {f for f in rd if family(f) == fam}
         if not bad:
             return False
-        for f in bad:
-            reasons.setdefault(f, f"{label} may read it under its guard")
-            del guards[f]
-        for h, gd in list(guards.items()):  # a rejected guard field leaves only the dead guard
-            if any(g in bad for g, _ in gd):
-                guards[h] = gd[:1]
+        self._reject(bad, label)
         return True
 
-    rounds = 0
-    changed = True
-    while changed:
-        rounds += 1
-        changed = False
-        try:
-            for p in state_props:
-                terms, run = state_ob(p)
-                changed |= settle(f"the state property {p.id}", terms, run)
-            for name in rules:
-                for label, terms, run in rule_obs(name):
-                    changed |= settle(label, terms, run)
-        except _NoGuards as e:
-            return Guarded({}, {"*": str(e)}, frozenset(), stats["checks"], rounds, stats)
-    return Guarded(dict(guards), reasons, frozenset(p.id for p in assumed_props), stats["checks"], rounds, stats)
+    def _reject(self, bad: set[str], label: str) -> None:
+        """Drop the guards of ``bad`` (``label`` may read them under their guards); a guard that
+        reads a rejected field is narrowed to the dead guard."""
+        for f in bad:
+            self.reasons.setdefault(f, f"{label} may read it under its guard")
+            del self.guards[f]
+        for h, gd in list(self.guards.items()):  # a rejected guard field leaves only the dead guard
+            if any(g in bad for g, _ in gd):
+                self.guards[h] = gd[:1]
+
+    def run(self) -> Guarded:
+        """Settle every obligation, state properties first, then rule by rule, until a round
+        rejects nothing (the greatest fixpoint); nothing is guarded if one cannot be evaluated."""
+        stats = self.stats
+        rounds = 0
+        changed = True
+        while changed:
+            rounds += 1
+            changed = False
+            try:
+                for p in self.state_props:
+                    terms, run = self.state_obligation(p)
+                    changed |= self.settle(f"the state property {p.id}", terms, run)
+                for name in self.rules:
+                    for label, terms, run in self.rule_obligations(name):
+                        changed |= self.settle(label, terms, run)
+            except _NoGuards as e:
+                return Guarded({}, {"*": str(e)}, frozenset(), stats["checks"], rounds, stats)
+        return Guarded(dict(self.guards), self.reasons, frozenset(p.id for p in self.assumed_props),
+                       stats["checks"], rounds, stats)
 
 
 _CONNECTIVES = frozenset({z3.Z3_OP_AND, z3.Z3_OP_OR, z3.Z3_OP_NOT, z3.Z3_OP_IMPLIES, z3.Z3_OP_ITE, z3.Z3_OP_XOR,
