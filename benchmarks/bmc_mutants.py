@@ -16,13 +16,15 @@ process CPU time: the figure the 10 s target is judged on (the honest one on
 a shared, loaded machine; z3's timeout is wall-clock, so use a generous
 --timeout there).  The hypothesis column and the ratio are CPU times too.
 BMC runs with the rule-level cone of influence and one fresh solver per
-depth (``run_bmc``'s ``cone=True, fresh=True``); --no-cone, --incremental
-and --split compare.  --pair picks (property, mutant) pairs by name.
+depth (``run_bmc``'s ``cone=True, fresh=True, bv=True``: what ``tokenproof
+check`` runs by default), each depth asked first without the deferred rules
+(``DEFERRED_RULES``: create, duplicate, restrict); --no-cone, --incremental,
+--split, --no-defer and --no-bv compare.  --pair picks (property, mutant) pairs by name.
 Fixed seeds throughout.
 
     .venv/bin/python benchmarks/bmc_mutants.py [--depth 4] [--timeout 600000]
         [--examples 500] [--only SUBSTRING] [--limit N] [--pair PROPERTY:MUTANT ...]
-        [--no-hypothesis] [--no-cone] [--incremental] [--split] [--bv]
+        [--no-hypothesis] [--no-cone] [--incremental] [--split] [--no-defer] [--no-bv]
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from model.scenarios import SCENARIOS  # noqa: E402
 from model.sim import ModelPreconditionError, apply_rule  # noqa: E402
 from properties.base import StepInfo  # noqa: E402
 from tests.tokenproof.test_differential import pick_call  # noqa: E402
-from tokenproof.bmc import run_bmc  # noqa: E402
+from tokenproof.bmc import DEFERRED_RULES, run_bmc  # noqa: E402
 from tokenproof.mutants import load_seeded  # noqa: E402
 from tokenproof.replay import replay  # noqa: E402
 
@@ -114,8 +116,11 @@ def main() -> None:
     ap.add_argument("--no-cone", action="store_true", help="encode every rule (no rule-level cone)")
     ap.add_argument("--incremental", action="store_true", help="one incremental solver (the older path)")
     ap.add_argument("--split", action="store_true", help="one query per rule the last step may take")
-    ap.add_argument("--bv", action="store_true", help="objects and SIDs as bit-vector numbers (run_bmc(bv=True)): "
-                    "z3 bit-blasts the queries to SAT")
+    ap.add_argument("--no-defer", action="store_true", help="ask every depth with every rule at once "
+                    "(run_bmc(defer=())), not first without the deferred rules (DEFERRED_RULES)")
+    ap.add_argument("--no-bv", action="store_true", help="enumeration sorts instead of bit-vector numbers for "
+                    "objects and SIDs (run_bmc(bv=False)); the default, like `tokenproof check`, lets z3 bit-blast "
+                    "every query to SAT")
     opts = ap.parse_args()
 
     import properties.catalog  # noqa: F401
@@ -138,7 +143,8 @@ def main() -> None:
         rules = mut.rules()
         t0, c0 = time.perf_counter(), time.process_time()
         res = run_bmc(prop, depth=opts.depth, rules=rules, mutant=mut.name, timeout_ms=opts.timeout,
-                      cone=not opts.no_cone, fresh=not opts.incremental, split=opts.split, bv=opts.bv)
+                      cone=not opts.no_cone, fresh=not opts.incremental, split=opts.split, bv=not opts.no_bv,
+                      defer=() if opts.no_defer else DEFERRED_RULES)
         if res.refuted:
             replay(res.counterexample())
         bt, ct = time.perf_counter() - t0, time.process_time() - c0

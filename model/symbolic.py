@@ -89,8 +89,9 @@ class Universe:
         if self.bv:
             self.const_types[c.get_id()] = t
         if self.bv and t.kind in ("obj", "sid"):
-            n = len(self.elements["SID" if t.kind == "sid" else t.sort])
-            if n & (n - 1):  # not a power of two: some bit patterns are no element
+            key = "SID" if t.kind == "sid" else t.sort
+            n = len(self.elements[key])
+            if n < 1 << self.sorts[key].size():  # some bit patterns are no element (n = 1 has two)
                 self.ranges.append(z3.ULE(c, n - 1))
         return c
 

@@ -142,3 +142,23 @@ def test_bit_vector_elements_refute_an_access_property_with_the_same_query():
         q = cex.query
         assert type(q.token) is int and q.token in cex.states[0].universe["Token"], bv
         assert all(type(a.sid) is str and a.sid.startswith("S-1-") for a in q.sd.aces), bv
+
+
+def test_bit_vector_sorts_range_constrain_every_constant_with_spare_bit_patterns():
+    """A one-element sort still takes one bit: its constants must be constrained to element 0 (a
+    socket argument once took the phantom value 1 and gave a spurious, unreplayable depth-2
+    refutation of set-impersonation-level-applies-only-to-unconnected-sockets; the real one is 3)."""
+    from model.state import Type
+    from tokenproof.encode import finite_universe
+
+    state = SCENARIOS["standard"]().state
+    uni, _ = finite_universe(state, {"Socket": 1, "Thread": 2}, bv=True)
+    assert len(uni.elements["Socket"]) == 1 and len(uni.elements["Thread"]) == 8
+    uni.take_ranges()
+    sock, thread = uni.const("s", Type("obj", sort="Socket")), uni.const("t", Type("obj", sort="Thread"))
+    ranges = uni.take_ranges()
+    assert len(ranges) == 1  # eight threads fill three bits exactly
+    s = z3.Solver()
+    some_thread = z3.Or(*[thread == e for e in uni.elements["Thread"]])
+    s.add(*ranges, z3.Or(sock != uni.elements["Socket"][0], z3.Not(some_thread)))
+    assert s.check() == z3.unsat

@@ -8,7 +8,8 @@ import time
 
 import click
 
-from tokenproof.bmc import BOUNDED_OK, DEFAULT_DEPTH, DEFAULT_TIMEOUT_MS, REFUTED, UNKNOWN, parse_universe
+from tokenproof.bmc import (BOUNDED_OK, DEFAULT_DEPTH, DEFAULT_TIMEOUT_MS, DEFERRED_RULES, REFUTED, UNKNOWN,
+                            parse_universe)
 
 
 def _catalog():
@@ -36,8 +37,16 @@ def _catalog():
 @click.option("--out", "out_dir", default="counterexamples/found", show_default=True,
               help="Where replayed counterexamples are written.")
 @click.option("--strict", is_flag=True, help="Exit 3 when the solver answers unknown (timeout).")
+@click.option("--cone/--no-cone", default=True, show_default=True,
+              help="Encode only the rules that can affect the property (its rule-level cone of influence).")
+@click.option("--bv/--no-bv", default=True, show_default=True,
+              help="Objects and SIDs as bit-vector numbers, so z3 bit-blasts each query to SAT (faster at "
+                   "finding counterexamples; --no-bv: enumeration sorts).")
+@click.option("--defer/--no-defer", default=True, show_default=True,
+              help="Ask each depth first without the create/duplicate/restrict steps (the largest part of "
+                   "the encoding), then with every rule.")
 def command(property_id: str, depth: int, scenario: str, mutant: str | None, timeout_ms: int, universe: str,
-            out_dir: str, strict: bool) -> None:
+            out_dir: str, strict: bool, cone: bool, bv: bool, defer: bool) -> None:
     """Bounded model checking of PROPERTY from a concrete world.
 
     Explores every sequence of at most --depth rule applications (syscalls,
@@ -96,7 +105,7 @@ def command(property_id: str, depth: int, scenario: str, mutant: str | None, tim
                f"(timeout {timeout_ms} ms per query)")
     t0 = time.perf_counter()
     res = run_bmc(prop, depth=depth, scenario=scenario, extra=extra, timeout_ms=timeout_ms, rules=rules,
-                  mutant=mutant)
+                  mutant=mutant, cone=cone, bv=bv, defer=DEFERRED_RULES if defer else ())
     elapsed = time.perf_counter() - t0
 
     if res.verdict == REFUTED:
