@@ -298,7 +298,8 @@ class Explorer:
                  keep_graph: bool = True, progress: Callable[[int, int, int], None] | None = None,
                  profile: str = "kacs", stop_on_all_violated: bool = False,
                  max_depth: int | None = None, abstraction_rlimit: int | None = None,
-                 prune_valid: bool = True, max_cpu_seconds: float | None = None, guarded: bool = False):
+                 prune_valid: bool = True, max_cpu_seconds: float | None = None, guarded: bool = False,
+                 cache: Any = None):
         t_setup = time.perf_counter()
         self.u = u
         self.rules = dict(RULES if rules is None else rules)
@@ -333,9 +334,16 @@ class Explorer:
         # the z3 analysis of the rule set (tokenproof.abstraction): the droppable fields (used
         # only with ``abstraction``) and the one-step-valid (transition property, rule) pairs
         # (used with ``prune_valid``: such checks cannot fail, so they are not evaluated)
-        self.analysis = (abstraction_of(self.rules, self.props, self.init, abstraction_rlimit,
-                                        guarded=guarded and abstraction, profile=profile)
-                         if abstraction or prune_valid else None)
+        # ``cache`` (a ``tokenproof.cache.ResultCache``): the analysis is also kept on disk, keyed on
+        # every source it can depend on (``analysis_key``); ``analysis_source``: computed, memory
+        # (this process) or disk; ``analysis_seconds``: the time it took here
+        t_an = time.perf_counter()
+        self.analysis, self.analysis_source = (
+            analysis_with_source(self.rules, self.props, self.init, abstraction_rlimit,
+                                 guarded=guarded and abstraction, profile=profile, cache=cache)
+            if abstraction or prune_valid else (None, "none"))
+        self.analysis_cached = self.analysis_source in ("memory", "disk")
+        self.analysis_seconds = time.perf_counter() - t_an
         self.abstraction = self.analysis if abstraction else None
         self.dropped = self.abstraction.dropped if self.abstraction is not None else frozenset()
         self.valid_pairs = self.analysis.valid if (prune_valid and self.analysis is not None) else frozenset()
@@ -607,23 +615,51 @@ _ANALYSES: dict[tuple, Any] = {}
 
 
 def abstraction_of(rules: dict[str, Rule], props: dict[str, Property], init: ConcreteState,
-                   rlimit: int | None = None, guarded: bool = False, profile: str = "kacs"):
+                   rlimit: int | None = None, guarded: bool = False, profile: str = "kacs",
+                   cache: Any = None):
     """``tokenproof.abstraction.analyse`` for this rule set, property set and universe
-    (memoised in-process: the analysis runs z3 and takes seconds).  ``rlimit``: the z3
+    (memoised in-process: the analysis runs z3 and takes seconds; with ``cache``, a
+    ``tokenproof.cache.ResultCache``, also on disk: ``analysis_key``).  ``rlimit``: the z3
     resource limit per independence query (lower: faster, possibly fewer fields dropped)."""
+    return analysis_with_source(rules, props, init, rlimit, guarded, profile, cache)[0]
+
+
+def analysis_with_source(rules: dict[str, Rule], props: dict[str, Property], init: ConcreteState,
+                         rlimit: int | None = None, guarded: bool = False, profile: str = "kacs",
+                         cache: Any = None) -> tuple[Any, str]:
+    """``abstraction_of`` and where its result came from: ``memory`` (this process),
+    ``disk`` (``cache``) or ``computed``."""
     from tokenproof.abstraction import RLIMIT, analyse
+    from tokenproof.analysis_cache import _state_contents, analysis_from_json, analysis_key, analysis_to_json
+    from tokenproof.cache import _hash
 
     rl = RLIMIT if rlimit is None else rlimit
     # a rule is identified by its function *and* its instance-level ``apply`` (a seeded mutant
     # that skips an effect or drops a guard keeps the function and replaces ``apply``)
     idents = [(r.fn, vars(r).get("apply")) for r in rules.values()]
     key = (tuple((n, id(f), id(a), r.args, r.extra.get("mutant")) for (n, r), (f, a) in zip(rules.items(), idents)),
-           tuple(sorted(props)), tuple((s, tuple(init.universe[s])) for s in SORTS), rl, guarded, profile)
+           tuple(sorted(props)), tuple((s, tuple(init.universe[s])) for s in SORTS), _hash(_state_contents(init)),
+           rl, guarded, profile)
     hit = _ANALYSES.get(key)
-    if hit is None or len(hit[0]) != len(idents) or any(x is not y or a is not b
-                                                         for (x, a), (y, b) in zip(hit[0], idents)):
-        hit = _ANALYSES[key] = (idents, analyse(rules, props, init, rl, guarded=guarded, profile=profile))
-    return hit[1]
+    if hit is not None and len(hit[0]) == len(idents) and all(x is y and a is b
+                                                               for (x, a), (y, b) in zip(hit[0], idents)):
+        return hit[1], "memory"
+    disk_key = analysis_key(rules, props, init, rl, guarded, profile) if cache is not None else None
+    res = source = None
+    if disk_key is not None:
+        try:
+            res = analysis_from_json(cache.get("analysis", disk_key))
+            source = "disk"
+        except Exception:  # missing, corrupt or from another layout: recomputed, never trusted
+            res = None
+    if res is None:
+        res, source = analyse(rules, props, init, rl, guarded=guarded, profile=profile), "computed"
+        if disk_key is not None:
+            data = analysis_to_json(res)
+            if data is not None:
+                cache.put("analysis", disk_key, data)
+    _ANALYSES[key] = (idents, res)
+    return res, source
 
 
 def _args_text(args: dict[str, Any]) -> str:

@@ -137,7 +137,7 @@ def test_bad_universe():
 
 def test_cli_stats_export(tmp_path):
     g = tmp_path / "g.graphml"
-    r = CliRunner().invoke(main, ["explore", "--threads", "2", "--processes", "1", "--tokens", "2",
+    r = CliRunner().invoke(main, ["explore", "--no-cache", "--threads", "2", "--processes", "1", "--tokens", "2",
                                   "--privileges", "", "--rules", ",".join(THREADS), "--stats",
                                   "--export", str(g), "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
@@ -151,7 +151,7 @@ def test_cli_exit_codes(tmp_path):
     assert r.exit_code == 2
     r = CliRunner().invoke(main, ["explore", "--mutant", "no-such-mutant"])
     assert r.exit_code == 2
-    r = CliRunner().invoke(main, ["explore", "--threads", "2", "--processes", "1", "--tokens", "2",
+    r = CliRunner().invoke(main, ["explore", "--no-cache", "--threads", "2", "--processes", "1", "--tokens", "2",
                                   "--privileges", "", "--rules", ",".join(THREADS + ["process_exit"]),
                                   "--mutant", "process-exit-leaves-threads-running", "--out", str(tmp_path)])
     assert r.exit_code == 1, r.output

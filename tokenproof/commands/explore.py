@@ -56,13 +56,18 @@ unexpected violation; 2 bad input.
               help="directory for violation traces")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @click.option("--trace-memory", is_flag=True, help="measure the Python peak with tracemalloc (slow)")
+@click.option("--cache-dir", default=".tokenproof-cache", show_default=True, type=click.Path(file_okay=False),
+              help="cache of the start-up z3 analysis (abstraction, valid checks, --guarded resets), keyed on "
+                   "every source it depends on, the rules, the properties and the start state")
+@click.option("--no-cache", is_flag=True, help="neither read nor write the analysis cache")
 def command(threads, processes, tokens, sessions, sockets, handles, privileges, user, auto_gc, masks, rule_names,
             max_states, max_seconds, max_cpu_seconds, mutant, no_symmetry, no_abstraction, guarded, no_prune, prop_ids,
             export, stats, out_dir,
-            as_json, trace_memory) -> None:
+            as_json, trace_memory, cache_dir, no_cache) -> None:
     import properties.catalog  # noqa: F401
     from model.rules.registry import RULES
     from properties.base import CATALOG
+    from tokenproof.cache import ResultCache
     from tokenproof.explorer import Explorer, Universe, UniverseError
 
     privs = tuple(p.strip() for p in privileges.split(",") if p.strip())
@@ -102,7 +107,7 @@ def command(threads, processes, tokens, sessions, sockets, handles, privileges, 
             ex = Explorer(u, rules=rules, properties=props, symmetry=not no_symmetry,
                           abstraction=not no_abstraction, max_states=max_states, max_seconds=max_seconds,
                           max_cpu_seconds=max_cpu_seconds, prune_valid=not no_prune, progress=progress,
-                          guarded=guarded)
+                          guarded=guarded, cache=None if no_cache else ResultCache(cache_dir))
             res = ex.run()
     except UniverseError as e:
         raise click.UsageError(str(e)) from None
@@ -125,7 +130,8 @@ def command(threads, processes, tokens, sessions, sockets, handles, privileges, 
     report = {"universe": u.describe(), "mutant": mutant, "states": res.states, "edges": res.edges,
               "steps": res.steps, "self_loops": res.self_loops, "depth": res.depth, "complete": res.complete,
               "seconds": round(res.seconds, 2), "cpu_seconds": round(res.cpu_seconds, 2),
-              "setup_seconds": round(ex.setup_seconds, 2),
+              "setup_seconds": round(ex.setup_seconds, 2), "analysis_seconds": round(ex.analysis_seconds, 2),
+              "analysis_cached": ex.analysis_cached, "analysis_source": ex.analysis_source,
               "transition_checks_skipped": ex.trans_checks_skipped, "key_memo_hits": ex.canon.memo_hits,
               "peak_python_bytes": peak, "max_rss_bytes": rss,
               "symmetry": not no_symmetry, "abstraction": not no_abstraction,
@@ -157,7 +163,8 @@ def command(threads, processes, tokens, sessions, sockets, handles, privileges, 
         click.echo(f"states {res.states}  edges {res.edges}  steps {res.steps} (unchanged {res.self_loops})  "
                    f"depth {res.depth}  {'complete' if res.complete else 'INCOMPLETE (bound reached)'}")
         mem = f"peak memory {peak / 2**20:.1f} MiB (python), " if trace_memory else ""
-        click.echo(f"time {res.seconds:.2f}s, CPU {res.cpu_seconds:.2f}s (setup {ex.setup_seconds:.1f}s)  {mem}"
+        click.echo(f"time {res.seconds:.2f}s, CPU {res.cpu_seconds:.2f}s (setup {ex.setup_seconds:.1f}s, "
+                   f"analysis {ex.analysis_source} {ex.analysis_seconds:.1f}s)  {mem}"
                    f"max RSS {rss / 2**20:.0f} MiB  symmetry {'on' if not no_symmetry else 'off'}")
         click.echo(f"transition checks proved valid and skipped: {ex.trans_checks_skipped} (property, rule) pairs"
                    f"{'' if not no_prune else ' (--no-prune)'}")
