@@ -110,6 +110,11 @@ class StepRecord:
 _RECLAIM = (("kernel_free_token", "token", "Token"), ("kernel_destroy_session", "session", "Session"))
 
 
+def _reclaim_rules(rules: dict[str, Rule]) -> list[tuple[str, str, str, Rule]]:
+    """The reclamation rules present in ``rules``: (name, argument, sort, rule), in ``_RECLAIM`` order."""
+    return [(name, key, sort, rules[name]) for name, key, sort in _RECLAIM if rules.get(name) is not None]
+
+
 def collect_garbage_full(state: ConcreteState, rules: dict[str, Rule] | None = None) -> tuple[ConcreteState, list[StepRecord]]:
     """Run the kernel's reclamation rules until nothing more can be reclaimed,
     offering them every live token and session each round (the reference)."""
@@ -118,10 +123,7 @@ def collect_garbage_full(state: ConcreteState, rules: dict[str, Rule] | None = N
     changed = True
     while changed:
         changed = False
-        for name, key, sort in _RECLAIM:
-            rule = rules.get(name)
-            if rule is None:
-                continue
+        for name, key, sort, rule in _reclaim_rules(rules):
             for oid in state.alive(sort):
                 out = rule.apply(state, None, {key: oid})
                 if out.enabled and int(out.errno) == 0:
@@ -632,10 +634,7 @@ def _collect_scheduled(state: ConcreteState, rules: dict[str, Rule], cands: dict
     changed = True
     while changed:
         changed = False
-        for name, key, sort in _RECLAIM:
-            rule = rules.get(name)
-            if rule is None:
-                continue
+        for name, key, sort, rule in _reclaim_rules(rules):
             uni = state.universe[sort]  # Ids (checked by reclaim_candidates; rules do not change universes)
             alive = state.raw(ALIVE_FIELD[sort])  # the live snapshot of ``state.alive(sort)``
             last = None

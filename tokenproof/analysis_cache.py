@@ -84,12 +84,9 @@ def _ident(x: Any, depth: int = 0) -> Any:
         module = sys.modules.get(mod)
         if module is None or x.__globals__ is not vars(module):  # rebuilt with other globals (a swap)
             own = vars(module) if module is not None else {}
-            names: set[str] = set()
-            todo = [x.__code__]
-            while todo:
-                code = todo.pop()
-                names.update(code.co_names)
-                todo.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+            from tokenproof.killmatrix import code_names
+
+            names = code_names(x)
             diff = sorted(n for n in names if n in x.__globals__ and x.__globals__[n] is not own.get(n, _MISSING))
             out.append(["globals", [[n, _ident(x.__globals__[n], depth + 1)] for n in diff]])
         return out
