@@ -19,7 +19,7 @@ import z3
 
 from model import domain as D
 from model.concrete import ConcreteState, normalize
-from model.state import ALIVE_FIELD, FIELDS, SCHEMA, SORTS, Type, default_of
+from model.state import FIELDS, SCHEMA, SORTS, Type, default_of
 from model.symbolic import SymState, Universe
 
 
@@ -57,6 +57,20 @@ class Embedding:
         return self.uni.lift(t, v)
 
 
+def fresh_ids(existing: Any, sort: str, count: int) -> list[int]:
+    """``count`` ids of ``sort`` not in ``existing``, smallest first (fds from 3, other objects from 1);
+    at least one id when ``existing`` is empty (every sort of a finite universe has an element)."""
+    start = 3 if sort == "Handle" else 1
+    taken = set(existing)
+    out: list[int] = []
+    n = start
+    while len(out) < count:
+        if n not in taken:
+            out.append(n)
+        n += 1
+    return out if (out or taken) else [start]
+
+
 def finite_universe(c: ConcreteState, extra: dict[str, int] | None = None,
                     sids: list[str] | None = None, extra_sids: int = 2, bv: bool = False) -> tuple[Universe, Embedding]:
     """A finite universe with one element per object of ``c`` plus ``extra`` fresh
@@ -65,16 +79,7 @@ def finite_universe(c: ConcreteState, extra: dict[str, int] | None = None,
     ids: dict[str, list[int]] = {}
     for s in SORTS:
         existing = list(c.universe[s])
-        start = 3 if s == "Handle" else 1
-        fresh: list[int] = []
-        n = start
-        while len(fresh) < extra.get(s, 0):
-            if n not in existing:
-                fresh.append(n)
-            n += 1
-        ids[s] = existing + fresh
-        if not ids[s]:
-            ids[s] = [start]
+        ids[s] = existing + fresh_ids(existing, s, extra.get(s, 0))
     uni = Universe("finite", {s: len(v) for s, v in ids.items()},
                    sids=list(dict.fromkeys([*(sids or []), *state_sids(c)])), extra_sids=extra_sids, bv=bv)
     emb = Embedding(uni)

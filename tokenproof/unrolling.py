@@ -39,7 +39,7 @@ from model.state import FIELDS, SCHEMA, SORTS, THREAD, Type
 from model.step import Outcome
 from model.symbolic import SymState, Universe
 from model.values import is_sym
-from tokenproof.encode import _lift_value, finite_universe
+from tokenproof.encode import _lift_value, finite_universe, fresh_ids
 
 DEFAULT_TIMEOUT_MS = 60_000
 
@@ -48,16 +48,7 @@ def extend_universe(c: ConcreteState, extra: dict[str, int]) -> ConcreteState:
     """``c`` with ``extra[sort]`` unused ids added per sort (the ids ``finite_universe`` picks)."""
     out = c
     for s in SORTS:
-        existing = set(c.universe[s])
-        start = 3 if s == "Handle" else 1
-        fresh: list[int] = []
-        n = start
-        while len(fresh) < extra.get(s, 0):
-            if n not in existing:
-                fresh.append(n)
-            n += 1
-        if not existing and not fresh:
-            fresh = [start]  # finite_universe gives every sort at least one element
+        fresh = fresh_ids(c.universe[s], s, extra.get(s, 0))
         if fresh:
             out = out.copy_with_universe(s, fresh)
     return out
