@@ -143,10 +143,9 @@ class Template:
 
     def deps(self, terms: list[Any]) -> set[str]:
         """The template-state fields the terms read."""
-        if not hasattr(self, "_field_ids"):
-            self._field_ids = {z3.Z3_get_func_decl_id(f.ctx_ref(), f.ast): n for n, f in self.decls.items()}
-            self._deps_memo = DepsMemo()
-        return _walk_memo(terms, self._field_ids, self._deps_memo)
+        if not hasattr(self, "_reads_of"):
+            self._reads_of = FieldReads(self.decls)
+        return self._reads_of(terms)
 
     def reads(self, rule: str, what: str) -> set[str]:
         """Fields rule ``rule`` reads to compute ``what``: ``"enabled"``, ``"errno"`` or a field it writes.
@@ -532,7 +531,7 @@ def new_solver(timeout_ms: int, rlimit: int = 0) -> z3.Solver:
 
 def _raw(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The ctypes entry behind a ``z3core`` wrapper, without the wrapper's error check after every call
-    (half the time of a DAG walk; the walks below only pass ASTs z3 gave them)."""
+    (the walk below only passes ASTs z3 gave it)."""
     elems = (getattr(fn, "__defaults__", None) or (None,))[0]
     return getattr(elems, "f", fn)
 
@@ -542,62 +541,36 @@ _RAW_WALK = tuple(_raw(f) for f in (z3.Z3_get_ast_id, z3.Z3_get_ast_kind, z3.Z3_
                                     z3.Z3_get_quantifier_body))
 
 
-def _walk(terms: list[Any], key_of: dict[int, Any], leaves_only: bool) -> set[Any]:
-    """``key_of[d]`` for every function declaration ``d`` applied in the terms (a DAG walk on z3's C API;
-    ``leaves_only``: only constants are looked up)."""
-    out: set[Any] = set()
-    roots = [t for t in terms if is_sym(t)]
-    if not roots:
-        return out
-    ctx = roots[0].ctx_ref()
-    get_id, get_kind, get_decl, nargs, get_arg, decl_id, body = _RAW_WALK
-    app, quant = z3.Z3_APP_AST, z3.Z3_QUANTIFIER_AST
-    seen: set[int] = set()
-    todo = [t.as_ast() for t in roots]
-    while todo:
-        a = todo.pop()
-        i = get_id(ctx, a)
-        if i in seen:
-            continue
-        seen.add(i)
-        kind = get_kind(ctx, a)
-        if kind == app:
-            n = nargs(ctx, a)
-            if n == 0 or not leaves_only:
-                k = key_of.get(decl_id(ctx, get_decl(ctx, a)))
-                if k is not None:
-                    out.add(k)
-            for j in range(n):
-                todo.append(get_arg(ctx, a, j))
-        elif kind == quant:
-            todo.append(body(ctx, a))
-    return out
+class FieldReads:
+    """``reads(terms)``: the names of the fields whose function declarations (``decls``: field name ->
+    ``z3.FuncDeclRef``) are applied anywhere in the terms, with the answer of every subterm kept
+    across calls (the template's terms share most of their subterms, so each is walked once).  z3
+    reuses the id of a freed term, so the walked roots (and with them every memoised subterm) stay
+    alive as long as this object."""
 
-
-class DepsMemo:
-    """What ``_walk_memo`` found under each subterm (by z3 id), and the roots it walked: z3 reuses the
-    id of a freed term, so the roots (and with them every subterm) stay alive with the memo."""
-
-    def __init__(self) -> None:
-        self.sets: dict[int, frozenset] = {}
+    def __init__(self, decls: dict[str, Any]):
+        self.key_of = {z3.Z3_get_func_decl_id(f.ctx_ref(), f.ast): name for name, f in decls.items()}
+        self.sets: dict[int, frozenset[str]] = {}
         self.roots: list[Any] = []
 
+    def __call__(self, terms: list[Any]) -> set[str]:
+        roots = [t for t in terms if is_sym(t)]
+        out: set[str] = set()
+        if not roots:
+            return out
+        self.roots.extend(roots)
+        ctx = roots[0].ctx_ref()
+        for root in roots:
+            out |= self._walk(ctx, root.as_ast())
+        return out
 
-def _walk_memo(terms: list[Any], key_of: dict[int, Any], memo: DepsMemo) -> set[Any]:
-    """``_walk`` (every declaration, not only leaves) with the answer of every subterm kept across
-    calls: the template's terms share most of their subterms, so each is walked once."""
-    roots = [t for t in terms if is_sym(t)]
-    if not roots:
-        return set()
-    memo.roots.extend(roots)
-    sets = memo.sets
-    ctx = roots[0].ctx_ref()
-    get_id, get_kind, get_decl, nargs, get_arg, decl_id, body = _RAW_WALK
-    app, quant = z3.Z3_APP_AST, z3.Z3_QUANTIFIER_AST
-    empty: frozenset = frozenset()
-    out: set[Any] = set()
-    for root in roots:
-        todo: list[tuple[Any, bool]] = [(root.as_ast(), False)]
+    def _walk(self, ctx: Any, root: Any) -> frozenset[str]:
+        """Post-order over the subterms of ``root`` not seen yet."""
+        sets, key_of = self.sets, self.key_of
+        get_id, get_kind, get_decl, nargs, get_arg, decl_id, body = _RAW_WALK
+        app, quant = z3.Z3_APP_AST, z3.Z3_QUANTIFIER_AST
+        empty: frozenset[str] = frozenset()
+        todo: list[tuple[Any, bool]] = [(root, False)]
         while todo:
             a, ready = todo.pop()
             i = get_id(ctx, a)
@@ -615,8 +588,7 @@ def _walk_memo(terms: list[Any], key_of: dict[int, Any], memo: DepsMemo) -> set[
             if k is not None:
                 acc.add(k)
             sets[i] = frozenset(acc) if acc else empty
-        out |= sets[get_id(ctx, root.as_ast())]
-    return out
+        return sets[get_id(ctx, root)]
 
 
 def _pack(terms: list[Any]) -> Any:
