@@ -17,6 +17,7 @@ from properties.base import CATALOG
 from tokenproof.cli import main
 from tokenproof.explorer import Explorer, Universe, UniverseError, start_world, universe_state
 from tokenproof.mutants import load_seeded
+from tests.tokenproof.rulesets import rule_subset
 
 THREADS = ["clone_thread", "thread_exit", "kacs_open_self_token", "close_handle", "kacs_revert", "kernel_free_token"]
 TINY = Universe(threads=2, processes=1, tokens=2, privileges=())
@@ -171,10 +172,7 @@ def test_one_step_valid_checks_are_skipped_without_changing_verdicts(mutant):
     """Transition checks z3 proves true on every step of a rule (tokenproof.abstraction.valid_steps)
     are not evaluated: the same violations at the same depths as evaluating every check; a
     mutant's broken (property, rule) pair is never skipped."""
-    rules = dict(RULES)
-    if mutant:
-        rules = load_seeded()[mutant].rules(rules)
-    rules = {n: rules[n] for n in PRUNE_RULES}
+    rules = rule_subset(PRUNE_RULES, mutant)
     props = {p: CATALOG[p] for p in PRUNE_PROPS}
     runs = {}
     for prune in (True, False):

@@ -10,11 +10,10 @@ from __future__ import annotations
 import pytest
 
 import properties.catalog  # noqa: F401
-from model.rules.registry import RULES
 from properties.base import CATALOG
 from tokenproof.abstraction import analyse
 from tokenproof.explorer import Explorer, Universe, start_world, universe_state
-from tokenproof.mutants import load_seeded
+from tests.tokenproof.rulesets import rule_subset
 
 RULE_NAMES = ["kacs_open_self_token", "ioctl_adjust_privs", "kacs_privilege_check", "close_handle"]
 U = Universe(threads=1, processes=1, tokens=2, privileges=("SeTcbPrivilege",))
@@ -28,10 +27,7 @@ MUTANTS = ["adjust-privs-remove-clears-used", "privilege-check-bumps-modified-id
 
 
 def _rules(mutant):
-    rules = dict(RULES)
-    if mutant:
-        rules = load_seeded()[mutant].rules(rules)
-    return {n: rules[n] for n in RULE_NAMES}
+    return rule_subset(RULE_NAMES, mutant)
 
 
 DEPTH = 5  # without the abstraction the counters (modified_id, used bits) make the space infinite

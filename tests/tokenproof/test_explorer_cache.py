@@ -15,7 +15,6 @@ from click.testing import CliRunner
 import properties.catalog  # noqa: F401
 import tokenproof.analysis_cache as analysis_cache
 import tokenproof.explorer as explorer
-from model.rules.registry import RULES
 from properties.base import CATALOG
 from tokenproof.abstraction import ASSUMED_INVARIANTS, Analysis, Guarded
 from tokenproof.cache import ResultCache
@@ -23,6 +22,7 @@ from tokenproof.cli import main
 from tokenproof.analysis_cache import analysis_from_json, analysis_key, analysis_to_json
 from tokenproof.explorer import Explorer, Universe, start_world, universe_state
 from tokenproof.mutants import load_seeded
+from tests.tokenproof.rulesets import rule_subset
 
 U = Universe(threads=2, processes=2, tokens=2, privileges=())
 GUARDED_RULES = ["thread_exit", "kacs_open_self_token", "close_handle"]  # ~15 s of z3 for the resets
@@ -41,10 +41,7 @@ def fresh_memo(monkeypatch):
 
 
 def _rules(names, mutant=None):
-    rules = dict(RULES)
-    if mutant:
-        rules = load_seeded()[mutant].rules(rules)
-    return {n: rules[n] for n in names}
+    return rule_subset(names, mutant)
 
 
 def _run(u, rules, props, cache, **kw):

@@ -10,11 +10,10 @@ from __future__ import annotations
 import pytest
 
 import properties.catalog  # noqa: F401
-from model.rules.registry import RULES
 from properties.base import CATALOG
 from tokenproof.abstraction import ASSUMED_INVARIANTS
 from tokenproof.explorer import Explorer, Universe
-from tokenproof.mutants import load_seeded
+from tests.tokenproof.rulesets import rule_subset
 
 RULE_NAMES = ["socket_create", "kacs_set_impersonation_level", "socket_connect", "socket_close",
               "kacs_impersonate_peer", "kacs_revert", "kacs_open_peer_token", "close_handle", "kernel_free_token"]
@@ -32,10 +31,7 @@ DEPTH = 6
 
 
 def _rules(mutant):
-    rules = dict(RULES)
-    if mutant:
-        rules = load_seeded()[mutant].rules(rules)
-    return {n: rules[n] for n in RULE_NAMES}
+    return rule_subset(RULE_NAMES, mutant)
 
 
 def _run(mutant, guarded):
@@ -88,10 +84,7 @@ REF_PROPS = ["live-processes-have-live-primaries", "open-token-fds-refer-to-live
                                          ("lifecycle-2x2x3", "fork-shares-token"), ("threads-3", None)])
 def test_reference_universes_keep_their_verdicts(name, mutant):
     u, names = REFERENCE[name]
-    rules = dict(RULES)
-    if mutant:
-        rules = load_seeded()[mutant].rules(rules)
-    rules = {n: rules[n] for n in names}
+    rules = rule_subset(names, mutant)
     props = {p: CATALOG[p] for p in REF_PROPS}
     runs = {}
     for guarded in (True, False):
