@@ -52,7 +52,7 @@ import z3
 
 from model.rules.registry import Rule
 from model.sim import apply_rule
-from model.state import FIELDS, THREAD, Type
+from model.state import FIELDS, THREAD
 from properties.base import Property
 from tokenproof.prover import InductionProver, ProofResult
 
@@ -281,6 +281,16 @@ def _key_consts(uni: Any, name: str, tag: str) -> list[Any]:
     return [uni.const(f"k_{tag}_{name}_{i}", OBJ(sort)) for i, sort in enumerate(FIELDS[name].keys)]
 
 
+SMALL_COUNTER = 1 << 8  # witnesses prefer global counters (next_token_id, next_luid) below this
+
+
+def _small_counters(pre: Any) -> list[Any]:
+    """"Every global counter is a small number": a preference that keeps a witness readable (z3 otherwise
+    picks ids near 2**64); ``new_behaviour`` asks again without it when no witness satisfies it."""
+    return [z3.ULE(_z3(pre.view(f.name)[()]), SMALL_COUNTER) for f in FIELDS.values()
+            if not f.keys and f.type.kind == "bv" and f.type.width > 16]
+
+
 def new_behaviour(rule_name: str, base_rule: Rule, prop_rule: Rule, invariants: list[Property],
                   init: Any, timeout_ms: int) -> Behaviour:
     """One query: a pre-state satisfying ``invariants`` and arguments where the
@@ -335,7 +345,11 @@ def new_behaviour(rule_name: str, base_rule: Rule, prop_rule: Rule, invariants: 
         found.update(ex=ex, actor=act, args=conc, o_p=o_p, o_b=o_b, diff=d)
         return True
 
-    ans = solve([*uni.axioms, _z3(op.enabled), new, *inv], None, timeout_ms, validate=validate)
+    query = [*uni.axioms, _z3(op.enabled), new, *inv]
+    ans = solve([*query, *_small_counters(pre)], None, timeout_ms, validate=validate)
+    if ans.status != "sat" or not found:
+        found.clear()
+        ans = solve(query, None, timeout_ms, validate=validate)
     dt = time.perf_counter() - t0
     if ans.status == "unsat":
         return Behaviour(rule_name, "none", dt, "no state satisfying the proved invariants lets the proposal's "
@@ -471,7 +485,6 @@ def review(proposal_path: str | None, *, base_rev: str | None = None, ids: list[
     rev_hashes: dict[str, str] | None = None
     rev_verdicts: dict[str, str] = {}
     if base_rev:
-        ids_for_rev = list(ids) if ids else None
         t = time.perf_counter()
         # first the rule hashes (cheap), then the proofs of the selected properties
         with tempfile.TemporaryDirectory(prefix="tokenproof-base-") as tmp:

@@ -45,6 +45,26 @@ def test_review_finds_new_behaviours(ceiling_report):
     assert found["kacs_impersonate_peer"].differences
 
 
+def test_new_behaviour_witnesses_show_small_counters(ceiling_report):
+    """z3 left alone picks a next_token_id near 2**64; the witness prefers small global counters."""
+    import re
+
+    from tokenproof.review import SMALL_COUNTER
+
+    numbers = [int(n) for b in ceiling_report.behaviours for d in b.differences
+               if d.startswith(("next_token_id", "next_luid")) for n in re.findall(r"\d+", d)]
+    assert numbers and max(numbers) <= SMALL_COUNTER
+
+
+def test_the_small_counter_preference_covers_every_global_counter_and_nothing_else():
+    from model.symbolic import Universe
+    from tokenproof.review import _small_counters
+
+    pre = Universe("unbounded", sids=[]).fresh_state("pre")
+    text = " ".join(str(c) for c in _small_counters(pre))
+    assert "next_token_id" in text and "next_luid" in text and len(_small_counters(pre)) == 2
+
+
 def test_formats_render(ceiling_report):
     from tokenproof.commands.review import markdown
     from tokenproof.htmlreport import render
