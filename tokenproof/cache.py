@@ -44,7 +44,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = "tokenproof-cache/1"
@@ -324,18 +324,28 @@ class ResultCache:
 
 
 # ------------------------------------------------------------------ obligation-level caching prover
-def caching_prover(rules, catalog, init, keys: Keys, cache: ResultCache, **kw):
+def caching_prover(rules, catalog, init, keys: Keys, cache: ResultCache,
+                   cacheable: Callable[[str, str, tuple[str, ...]], bool] | None = None, **kw):
     """An ``InductionProver`` whose obligations go through ``cache``.
 
     It overrides the prover's public obligation methods (``base_case``,
     ``step_case``, ``combined``): a stored ``unsat`` answer is returned without
     building the rule's symbolic transition; anything else is solved and, when
-    ``unsat``, stored.
+    ``unsat``, stored.  ``cacheable(prop_id, rule, lemmas)`` (``rule``: a rule
+    name, ``"init"`` or ``"combined"``) keeps the obligations whose inputs the
+    keys do not describe out of the cache (``tokenproof.review``: a proposal's
+    changed rules and properties); they are solved every time.
     """
     from tokenproof.prover import InductionProver, Obligation
 
+    allowed = cacheable or (lambda pid, rule, lemmas: True)
+
     class CachingProver(InductionProver):
-        def _cached(self, key: str, pid: str, rule: str, solve) -> Obligation:
+        def _cached(self, key: Callable[[], str], pid: str, rule: str, lemmas: tuple[str, ...],
+                    solve) -> Obligation:
+            if not allowed(pid, rule, lemmas):
+                return solve()
+            key = key()
             hit = cache.get("obligation", key)
             if hit is not None:
                 return Obligation(pid, rule, "unsat", 0.0, tuple(hit["core"]), hit.get("reason", ""))
@@ -347,7 +357,8 @@ def caching_prover(rules, catalog, init, keys: Keys, cache: ResultCache, **kw):
         def base_case(self, prop_id: str) -> Obligation:
             if prop_id in self._base:
                 return self._base[prop_id]
-            ob = self._cached(keys.base(prop_id), prop_id, "init", lambda: InductionProver.base_case(self, prop_id))
+            ob = self._cached(lambda: keys.base(prop_id), prop_id, "init", (),
+                              lambda: InductionProver.base_case(self, prop_id))
             self._base[prop_id] = ob
             return ob
 
@@ -356,7 +367,7 @@ def caching_prover(rules, catalog, init, keys: Keys, cache: ResultCache, **kw):
             mem = (prop_id, rule_name, lemmas)
             if mem in self._cache:
                 return self._cache[mem]
-            ob = self._cached(keys.step(prop_id, rule_name, lemmas), prop_id, rule_name,
+            ob = self._cached(lambda: keys.step(prop_id, rule_name, lemmas), prop_id, rule_name, lemmas,
                               lambda: InductionProver.step_case(self, prop_id, rule_name, lemmas))
             self._cache[mem] = ob
             return ob
@@ -366,7 +377,7 @@ def caching_prover(rules, catalog, init, keys: Keys, cache: ResultCache, **kw):
             mem = (prop_id, "combined", lemmas)
             if mem in self._cache:
                 return self._cache[mem]
-            ob = self._cached(keys.combined(prop_id, lemmas), prop_id, "combined",
+            ob = self._cached(lambda: keys.combined(prop_id, lemmas), prop_id, "combined", lemmas,
                               lambda: InductionProver.combined(self, prop_id, lemmas))
             self._cache[mem] = ob
             return ob

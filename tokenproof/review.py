@@ -459,10 +459,36 @@ def revision_baseline(rev: str, ids: list[str] | None, timeout_ms: int, depth: i
 
 
 # ------------------------------------------------------------------ the review
+def _prover(rules: dict[str, Rule], base_rules: dict[str, Rule], catalog: dict[str, Property],
+            catalog_p: dict[str, Property], init: Any, cache_dir: str | None, profile: str, scenario: str,
+            timeout_ms: int, depth: int) -> InductionProver:
+    """The induction prover of ``rules`` (the proposal's or the baseline's) over ``catalog_p``.
+
+    With ``cache_dir``, its obligations go through the proof cache of ``tokenproof prove`` (the same keys,
+    so a ``prove`` run warms a review), but only those the keys describe: every rule taking part is a
+    baseline rule object (a proposal's changed rule may keep its function and swap a helper, which a
+    source key cannot see) and every property and lemma is the catalog's own (a proposal may add or
+    override properties).  Everything else is solved every time."""
+    if not cache_dir:
+        return InductionProver(rules, catalog_p, init, timeout_ms=timeout_ms, profile=profile)
+    from tokenproof.cache import Keys, ResultCache, caching_prover
+
+    same_rules = {n for n, r in rules.items() if base_rules.get(n) is r}
+    own = {pid for pid, p in catalog_p.items() if catalog.get(pid) is p}
+
+    def cacheable(pid: str, rule: str, lemmas: tuple[str, ...]) -> bool:
+        rules_ok = rule == "init" or rule in same_rules or (rule == "combined" and same_rules == set(rules))
+        return rules_ok and pid in own and set(lemmas) <= own
+
+    keys = Keys(base_rules, catalog, profile, scenario, timeout_ms, depth)
+    return caching_prover(rules, catalog_p, init, keys, ResultCache(cache_dir), cacheable=cacheable,
+                          timeout_ms=timeout_ms, profile=profile)
+
+
 def review(proposal_path: str | None, *, base_rev: str | None = None, ids: list[str] | None = None,
            all_: bool = False, timeout_ms: int = 10000, depth: int = 4, scenario: str = "standard",
            out_dir: Path | None = None, behaviours: bool = True, profile: str = "kacs",
-           progress: Callable[[str], None] | None = None) -> Report:
+           progress: Callable[[str], None] | None = None, cache_dir: str | None = None) -> Report:
     from model.profiles import get_profile
     from model.scenarios import SCENARIOS
     from tokenproof.catalog_run import load_catalog
@@ -480,8 +506,8 @@ def review(proposal_path: str | None, *, base_rev: str | None = None, ids: list[
     init = SCENARIOS[scenario]().state
     notes: list[str] = []
 
-    pv = InductionProver(prop_obj.rules, catalog_p, init, timeout_ms=timeout_ms, profile=profile)
-    bv = InductionProver(base_rules, catalog_p, init, timeout_ms=timeout_ms, profile=profile)
+    pv, bv = (_prover(rules, base_rules, catalog, catalog_p, init, cache_dir, profile, scenario, timeout_ms, depth)
+              for rules in (prop_obj.rules, base_rules))
     rev_hashes: dict[str, str] | None = None
     rev_verdicts: dict[str, str] = {}
     if base_rev:

@@ -91,3 +91,25 @@ def test_default_selection_restricts_to_affected_properties():
     assert "privileges-present-never-grow" in ids and "enabled-privileges-are-present" in ids
     assert len(ids) < len(cat) and any(cat[i].kind == "state" for i in set(cat) - set(ids))
     assert all(cat[i].kind != "access" for i in ids)
+
+
+def test_the_proof_cache_serves_unchanged_obligations_and_never_a_changed_rule(tmp_path):
+    """With ``cache_dir`` a review reads and writes ``tokenproof prove``'s obligation cache.  The proposal
+    swaps a helper of two rules but keeps their functions, so a source key cannot tell them from the
+    baseline's: their obligations must never come from the cache, or the refutation would be lost."""
+    import json
+
+    ids = ["se-impersonate-never-lifts-the-integrity-ceiling"]
+    path = str(ROOT / "proposals/se_impersonate_lifts_ceiling.py")
+    cache = tmp_path / "cache"
+
+    def changes():
+        rep = review(path, ids=ids, timeout_ms=10000, depth=3, behaviours=False, out_dir=tmp_path / "cex",
+                     cache_dir=str(cache))
+        return [(c.prop, c.before, c.after) for c in rep.changes]
+
+    cold = changes()
+    stored = {p.name: json.loads(p.read_text()) for p in cache.rglob("*.json")}
+    assert stored  # the baseline's unsat obligations (and the proposal's on unchanged rules)
+    assert changes() == cold == [(ids[0], "proved", "refuted")]
+    assert {p.name for p in cache.rglob("*.json")} == set(stored)  # warm: nothing new to store

@@ -86,7 +86,12 @@ def markdown(rep) -> str:
               type=click.Path(file_okay=False), help="Where replayed counterexamples are written.")
 @click.option("--no-behaviours", is_flag=True, help="Skip the new-behaviour queries.")
 @click.option("--divergences", is_flag=True, help="Instead: build the KACS/NT divergence table (docs/review.md).")
-def command(proposal, base_rev, ids, all_, fmt, output, timeout_ms, depth, out_dir, no_behaviours, divergences):
+@click.option("--cache-dir", default=".tokenproof-cache", show_default=True, type=click.Path(file_okay=False),
+              help="The proof cache shared with `tokenproof prove`: the obligations of unchanged rules and "
+                   "catalog properties are read from it and stored in it.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the proof cache.")
+def command(proposal, base_rev, ids, all_, fmt, output, timeout_ms, depth, out_dir, no_behaviours, divergences,
+            cache_dir, no_cache):
     """Prove the catalog on the baseline and on PROPOSAL.py and show the difference.
 
     PROPOSAL.py replaces or adds rules (RULES_OVERRIDE or apply(rules)) and may
@@ -114,7 +119,8 @@ def command(proposal, base_rev, ids, all_, fmt, output, timeout_ms, depth, out_d
     try:
         rep = review(proposal, base_rev=base_rev, ids=list(ids) or None, all_=all_, timeout_ms=timeout_ms,
                      depth=depth, out_dir=Path(out_dir), behaviours=not no_behaviours,
-                     progress=lambda m: console.print(f"[dim]{m}[/]") if console.is_terminal else None)
+                     progress=lambda m: console.print(f"[dim]{m}[/]") if console.is_terminal else None,
+                     cache_dir=None if no_cache else cache_dir)
     except (KeyError, ValueError) as e:
         raise click.UsageError(str(e)) from None
     if fmt == "markdown":
