@@ -37,7 +37,11 @@ DEFAULT_STEPS = 50  # hypothesis's own default stateful_step_count
 
 
 class Violation(Exception):
-    """The hunted property failed (raised inside the state machine)."""
+    """The hunted property failed (raised inside the state machine); ``steps``: the rules run so far."""
+
+    def __init__(self, steps: list[str]):
+        super().__init__(" -> ".join(steps) or "the start state")
+        self.steps = list(steps)
 
 
 @dataclass
@@ -97,14 +101,14 @@ def machine(prop: Property, rules: dict[str, Rule], scenario: str = "standard",
             info = StepInfo(r.name, actor, full, int(out.errno))
             pre, self.state = self.state, out.post
             if prop.kind == "transition" and violated(prop, pre, out.post, info):
-                raise Violation(" -> ".join(self.steps))
+                raise Violation(self.steps)
 
         step.__name__ = f"step_{r.name}"
         return rule(data=st.data())(step)
 
     def holds(self: Any) -> None:
         if prop.kind == "state" and violated(prop, None, self.state, None):
-            raise Violation(" -> ".join(self.steps) or "the start state")
+            raise Violation(self.steps)
 
     attrs: dict[str, Any] = {"__init__": __init__, "property_holds": invariant()(holds)}
     for name in sorted(rules):
@@ -125,7 +129,7 @@ def hunt(prop: Property, rules: dict[str, Rule], *, examples: int = DEFAULT_EXAM
     try:
         run_state_machine_as_test(cls, settings=conf)
     except Violation as v:
-        return HuntResult(True, time.process_time() - t0, counter[0], str(v).split(" -> "))
+        return HuntResult(True, time.process_time() - t0, counter[0], v.steps)
     return HuntResult(False, time.process_time() - t0, counter[0], [])
 
 
