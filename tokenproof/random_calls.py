@@ -1,9 +1,9 @@
 """Random rule calls on a concrete state: an actor and arguments for one rule.
 
-Used by the differential test, the executor benchmarks and the hypothesis
-stateful hunter (``tokenproof.stateful_hunt``).  The chooser is anything with
-``random()`` and ``choice(seq)``: a seeded ``random.Random``, or a hypothesis
-draw adapter, so the same picking logic serves both.
+Used by the differential test and the hypothesis stateful hunter
+(``tokenproof.stateful_hunt``).  The chooser is anything with ``random()`` and
+``choice(seq)``: a seeded ``random.Random``, or a hypothesis draw adapter, so
+the same picking logic serves both.
 """
 
 from __future__ import annotations
