@@ -21,12 +21,12 @@ BMC runs with the rule-level cone of influence and one fresh solver per
 depth (``run_bmc``'s ``cone=True, fresh=True, bv=True``: what ``tokenproof
 check`` runs by default), each depth asked first without the deferred rules
 (``DEFERRED_RULES``: create, duplicate, restrict); --no-cone, --incremental,
---split, --no-defer and --no-bv compare.  --pair picks (property, mutant) pairs by name.
+--split, --no-defer, --no-bv, --reduce and --sat compare.  --pair picks (property, mutant) pairs by name.
 Fixed seeds throughout.
 
     .venv/bin/python benchmarks/bmc_mutants.py [--depth 4] [--timeout 600000]
         [--examples 100] [--steps 50] [--only SUBSTRING] [--limit N] [--pair PROPERTY:MUTANT ...]
-        [--no-hypothesis] [--no-cone] [--incremental] [--split] [--no-defer] [--no-bv]
+        [--no-hypothesis] [--no-cone] [--incremental] [--split] [--no-defer] [--no-bv] [--reduce] [--sat z3|cadical195|glucose4] [--sat-from N]
 """
 
 from __future__ import annotations
@@ -65,6 +65,12 @@ def main() -> None:
     ap.add_argument("--no-bv", action="store_true", help="enumeration sorts instead of bit-vector numbers for "
                     "objects and SIDs (run_bmc(bv=False)); the default, like `tokenproof check`, lets z3 bit-blast "
                     "every query to SAT")
+    ap.add_argument("--reduce", action="store_true", help="symmetry breaking and failing-step pruning "
+                    "(run_bmc(reduce=True), tokenproof.reductions)")
+    ap.add_argument("--sat", default="z3", help="SAT solver behind z3's bit-blasting (python-sat's name, "
+                    "e.g. cadical195, glucose4; tokenproof.satsolve.SOLVER is cadical195), or z3 for z3 alone (run_bmc(sat=...), tokenproof.satsolve)")
+    ap.add_argument("--sat-from", type=int, default=None, help="the first depth --sat decides (default: "
+                    "tokenproof.bmc.SAT_FROM_DEPTH)")
     opts = ap.parse_args()
 
     import properties.catalog  # noqa: F401
@@ -89,7 +95,8 @@ def main() -> None:
         t0, c0 = time.perf_counter(), time.process_time()
         res = run_bmc(prop, depth=opts.depth, rules=rules, mutant=mut.name, timeout_ms=opts.timeout,
                       cone=not opts.no_cone, fresh=not opts.incremental, split=opts.split, bv=not opts.no_bv,
-                      defer=() if opts.no_defer else DEFERRED_RULES)
+                      defer=() if opts.no_defer else DEFERRED_RULES, reduce=opts.reduce, sat=opts.sat,
+                      sat_from=opts.sat_from)
         if res.refuted:
             replay(res.counterexample())
         bt, ct = time.perf_counter() - t0, time.process_time() - c0

@@ -33,6 +33,9 @@ class Outcome:
     enabled: Any  # model Boolean: preconditions held (otherwise there is no step)
     errno: Any  # model BV8: 0 on success, else the spec's errno
     ret: dict[str, Any] = field(default_factory=dict)
+    #: the fields the step may write although a guard fails: ``set_now`` effects (§7.1 used bits);
+    #: a failing step changes no other field
+    failure_writes: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> Any:
@@ -198,7 +201,7 @@ class Step:
                 if when:
                     applied.append(w)
             post = apply_fast(applied) if touched else pre
-            return Outcome(pre, post, enabled, errno, ret)
+            return Outcome(pre, post, enabled, errno, ret, _failure_writes(writes))
         return self._finish_reference(ret)
 
     def _finish_reference(self, ret: dict[str, Any]) -> Outcome:
@@ -217,7 +220,12 @@ class Step:
             post = self.pre
         else:
             post = self.pre.with_writes(writes)
-        return Outcome(self.pre, post, self.enabled, self.errno, ret)
+        return Outcome(self.pre, post, self.enabled, self.errno, ret, _failure_writes(self._writes))
+
+
+def _failure_writes(writes: list) -> frozenset[str]:
+    """The fields of the pending effects that do not wait for every guard (``set_now``)."""
+    return frozenset(w[0] for w in writes if type(w[3]) is _Unguarded)
 
 
 class _Unguarded:

@@ -290,6 +290,7 @@ class Unrolling:
     def __init__(self, init: ConcreteState, rules: dict[str, Rule], extra: dict[str, int] | None = None,
                  extra_sids: int = 2, timeout_ms: int = DEFAULT_TIMEOUT_MS, names: Any = None,
                  pack: bool = True, bv: bool = False):
+        self.world = init
         self.init = exact_universe(extend_universe(init, extra or {}))
         self.uni, self.emb = finite_universe(self.init, extra_sids=extra_sids, bv=bv)
         for s in SORTS:  # the embedding covers exactly the extended concrete universe

@@ -127,12 +127,22 @@ def test_check_command_bad_input():
     assert "live-processes-have-live-primaries" in r.output
     assert _cli("live-processes-have-live-primaries", "--mutant", "no-such-mutant").exit_code == 2
     assert _cli("live-processes-have-live-primaries", "--universe", "Gadget=1").exit_code == 2
+    bad_sat = _cli("live-processes-have-live-primaries", "--sat", "cadicle")
+    assert bad_sat.exit_code == 2 and "cadical195" in bad_sat.output
+
+
+def test_check_command_with_the_reductions_and_cadical_refutes_at_the_same_depth(tmp_path):
+    r = _cli("revert-always-succeeds-and-leaves-the-thread-on-its-primary", "--mutant", "revert-keeps-impersonating",
+             "--depth", "3", "--reduce", "--sat", "cadical195", "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    assert "REFUTED at depth 3" in r.output  # as without them (tests/tokenproof/test_reductions.py)
 
 
 def test_check_command_unknown_is_exit_3_only_when_strict():
     args = ("live-processes-have-live-primaries", "--depth", "2", "--timeout", "1")
     r = _cli(*args)
     assert r.exit_code == 0 and "UNKNOWN" in r.output and "not proved" in r.output
+    assert "hint: a longer --timeout, or --reduce --sat cadical195" in r.output
     assert _cli(*args, "--strict").exit_code == 3
 
 

@@ -10,6 +10,7 @@ import click
 
 from tokenproof.bmc import (BOUNDED_OK, DEFAULT_DEPTH, DEFAULT_TIMEOUT_MS, DEFERRED_RULES, REFUTED, UNKNOWN,
                             parse_universe)
+from tokenproof.satsolve import SOLVER, SOLVERS as SAT_SOLVERS  # noqa: N811
 
 
 def _catalog():
@@ -45,8 +46,16 @@ def _catalog():
 @click.option("--defer/--no-defer", default=True, show_default=True,
               help="Ask each depth first without the create/duplicate/restrict steps (the largest part of "
                    "the encoding), then with every rule.")
+@click.option("--reduce/--no-reduce", default=False, show_default=True,
+              help="Fresh objects of a sort come alive in index order, and no step before the last fails "
+                   "(tokenproof/reductions.py: same verdicts and depths; faster on deep queries without a "
+                   "violation, slower at finding most counterexamples).")
+@click.option("--sat", default="z3", show_default=True, metavar="SOLVER",
+              help=f"z3 alone, or a SAT solver that decides z3's bit-blasted queries from depth 3 on "
+                   f"(python-sat: {', '.join(SAT_SOLVERS)}; with --bv).  Try --reduce --sat {SOLVER} on a "
+                   "query that times out.")
 def command(property_id: str, depth: int, scenario: str, mutant: str | None, timeout_ms: int, universe: str,
-            out_dir: str, strict: bool, cone: bool, bv: bool, defer: bool) -> None:
+            out_dir: str, strict: bool, cone: bool, bv: bool, defer: bool, reduce: bool, sat: str) -> None:
     """Bounded model checking of PROPERTY from a concrete world.
 
     Explores every sequence of at most --depth rule applications (syscalls,
@@ -78,6 +87,9 @@ def command(property_id: str, depth: int, scenario: str, mutant: str | None, tim
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         click.echo(f"error: unknown property {property_id!r}.{hint}", err=True)
         sys.exit(2)
+    if sat != "z3" and sat not in SAT_SOLVERS:
+        click.echo(f"error: --sat: unknown SAT solver {sat!r} (known: z3, {', '.join(SAT_SOLVERS)})", err=True)
+        sys.exit(2)
     if scenario not in SCENARIOS:
         click.echo(f"error: unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})", err=True)
         sys.exit(2)
@@ -105,7 +117,7 @@ def command(property_id: str, depth: int, scenario: str, mutant: str | None, tim
                f"(timeout {timeout_ms} ms per query)")
     t0 = time.perf_counter()
     res = run_bmc(prop, depth=depth, scenario=scenario, extra=extra, timeout_ms=timeout_ms, rules=rules,
-                  mutant=mutant, cone=cone, bv=bv, defer=DEFERRED_RULES if defer else ())
+                  mutant=mutant, cone=cone, bv=bv, defer=DEFERRED_RULES if defer else (), reduce=reduce, sat=sat)
     elapsed = time.perf_counter() - t0
 
     if res.verdict == REFUTED:
@@ -126,6 +138,9 @@ def command(property_id: str, depth: int, scenario: str, mutant: str | None, tim
     else:
         click.echo(f"UNKNOWN after depth {res.depth} ({elapsed:.1f}s): {res.reason or 'solver gave up'} "
                    "(not proved)")
+        if bv and not (reduce and sat != "z3"):
+            click.echo(f"hint: a longer --timeout, or --reduce --sat {SOLVER}, which are faster on deep queries "
+                       "without a violation")
 
     if res.verdict == UNKNOWN:
         sys.exit(3 if strict else 0)
