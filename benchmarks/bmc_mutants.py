@@ -25,7 +25,7 @@ check`` runs by default), each depth asked first without the deferred rules
 Fixed seeds throughout.
 
     .venv/bin/python benchmarks/bmc_mutants.py [--depth 4] [--timeout 600000]
-        [--examples 100] [--steps 50] [--only SUBSTRING] [--limit N] [--pair PROPERTY:MUTANT ...]
+        [--examples 100] [--steps 50] [--only SUBSTRING] [--limit N] [--shard K/N] [--pair PROPERTY:MUTANT ...]
         [--no-hypothesis] [--no-cone] [--incremental] [--split] [--no-defer] [--no-bv] [--reduce] [--sat z3|cadical195|glucose4] [--sat-from N]
 """
 
@@ -71,6 +71,8 @@ def main() -> None:
                     "e.g. cadical195, glucose4; tokenproof.satsolve.SOLVER is cadical195), or z3 for z3 alone (run_bmc(sat=...), tokenproof.satsolve)")
     ap.add_argument("--sat-from", type=int, default=None, help="the first depth --sat decides (default: "
                     "tokenproof.bmc.SAT_FROM_DEPTH)")
+    ap.add_argument("--shard", default="", metavar="K/N", help="only every N-th pair from the K-th (0-based): run "
+                    "N shards side by side on N cores")
     opts = ap.parse_args()
 
     import properties.catalog  # noqa: F401
@@ -83,6 +85,9 @@ def main() -> None:
         want = [tuple(x.split(":", 1)) for x in opts.pair]
         pairs = sorted([(p, m) for p, m in pairs if (p.id, m.name) in want],
                        key=lambda pm: want.index((pm[0].id, pm[1].name)))
+    if opts.shard:
+        k, n = (int(x) for x in opts.shard.split("/"))
+        pairs = pairs[k::n]
     if opts.limit:
         pairs = pairs[:opts.limit]
     head = f"{'property':<58} {'mutant':<42} {'BMC':>18} {'cpu':>7} {'hypothesis':>22} {'ratio':>7}"

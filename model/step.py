@@ -34,8 +34,8 @@ class Outcome:
     errno: Any  # model BV8: 0 on success, else the spec's errno
     ret: dict[str, Any] = field(default_factory=dict)
     #: the fields the step may write although a guard fails: ``set_now`` effects (§7.1 used bits);
-    #: a failing step changes no other field
-    failure_writes: frozenset[str] = frozenset()
+    #: a failing step changes no other field.  ``None``: not known (an outcome built elsewhere)
+    failure_writes: frozenset[str] | None = None
 
     @property
     def ok(self) -> Any:
@@ -181,12 +181,12 @@ class Step:
         if apply_fast is not None and not isinstance(enabled, _ExprRef) and not isinstance(errno, _ExprRef):
             # concrete: the same guards as below, then the effects applied directly
             if enabled is False:  # every guard below is and_(False, ...): no effect at all
-                return Outcome(pre, pre, enabled, errno, ret)
+                return Outcome(pre, pre, enabled, errno, ret, frozenset())
             ok = and_(enabled, eq(errno, D.OK))
             writes = self._writes
             if self._plain:  # every guard below is ``and_(ok, True)``, i.e. ``ok``
                 post = apply_fast(writes) if ok and writes else pre
-                return Outcome(pre, post, enabled, errno, ret)
+                return Outcome(pre, post, enabled, errno, ret, frozenset())
             applied = []
             touched = False  # some guard is not False (below: not ``all(w.when is False ...)``)
             for w in writes:

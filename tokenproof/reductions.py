@@ -115,11 +115,12 @@ class SymmetryBreaking:
 
 def steps_succeed(unr: Any, j: int, fields: set[str] | None) -> list[Any]:
     """Step ``j`` does not fail, for every rule whose failing step writes no field of ``fields``
-    (``None``: every field): required of the steps before the last of a shortest counterexample."""
+    (``None``: every field): required of the steps before the last of a shortest counterexample.  A
+    rule whose outcome does not say what its failure writes (``failure_writes`` is ``None``) is left free."""
     out = []
     for i, name in enumerate(unr.rule_names):
         writes = unr.template.outs[name].failure_writes
-        if fields is None and writes or fields is not None and writes & fields:
+        if writes is None or fields is None and writes or fields is not None and writes & fields:
             continue
         errno = unr.step_term(j, name, "errno")
         if isinstance(errno, int):

@@ -110,3 +110,16 @@ def test_reduced_bmc_finds_no_violation_where_there_is_none():
     prop = CATALOG["live-threads-have-live-effective-tokens"]
     res = run_bmc(prop, depth=2, timeout_ms=TIMEOUT, cone=True, bv=True, sat="z3", reduce=True)
     assert res.verdict == "bounded-ok" and res.depth == 2
+
+
+def test_a_rule_whose_outcome_does_not_say_what_its_failure_writes_is_left_free():
+    import dataclasses
+
+    unr = unrolling(["close_handle", "ioctl_install"])
+    unr.extend()
+    out = unr.template.outs["close_handle"]
+    unr.template.outs["close_handle"] = dataclasses.replace(out, failure_writes=None)
+    sel = unr.steps[0].sel
+    close = unr.rule_names.index("close_handle")
+    fails = z3.And(sel == close, unr.step_term(0, "close_handle", "errno") != 0)
+    assert solve(*unr.solver.assertions(), *steps_succeed(unr, 0, None), fails) == z3.sat
