@@ -21,13 +21,23 @@ TIMEOUT = 120_000
 x, y = z3.BitVecs("x y", 8)
 
 
-def test_a_satisfiable_query_gets_a_z3_model_with_the_pins_cadical_chose():
+def test_a_satisfiable_query_gets_a_z3_model_with_the_pins_cadical_chose(monkeypatch):
+    seen = {}
+    complete = satsolve._complete
+
+    def spy(assertions, bits, pins, deadline):
+        seen.update(bits)
+        return complete(assertions, bits, pins, deadline)
+
+    monkeypatch.setattr(satsolve, "_complete", spy)
     query = [x + y == 10, z3.UGT(x, y), z3.ULT(y, 3)]
     got = satsolve.check(query, [x], TIMEOUT)
     assert got.answer == z3.sat
     m = got.model()
     assert all(z3.is_true(m.eval(q)) for q in query)
     assert m.eval(x).as_long() + m.eval(y).as_long() == 10
+    assert len(seen) == 8  # every bit of the pin survived bit-blasting and was read off CaDiCaL's model
+    assert m.eval(x).as_long() == sum(1 << int(k.rsplit("!", 1)[1]) for k, b in seen.items() if b)
 
 
 @pytest.mark.parametrize("solver", satsolve.SOLVERS)
@@ -69,6 +79,13 @@ def test_bmc_with_cadical_agrees_with_z3_and_its_counterexamples_replay(mutant):
     assert runs["cadical195"].verdict == runs["z3"].verdict == "refuted"
     assert runs["cadical195"].depth == runs["z3"].depth
     replay(runs["cadical195"].counterexample())
+
+
+def test_without_bit_vector_sorts_bmc_leaves_every_query_to_z3(monkeypatch):
+    monkeypatch.setattr(satsolve, "check", lambda *a, **k: pytest.fail("the SAT solver was asked"))
+    res = run_bmc(CATALOG["live-threads-have-live-effective-tokens"], depth=1, timeout_ms=TIMEOUT, bv=False,
+                  sat="cadical195", sat_from=0)
+    assert res.verdict == "bounded-ok" and res.depth == 1
 
 
 def test_bmc_with_cadical_finds_no_violation_in_the_model():
