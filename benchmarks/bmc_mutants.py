@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tokenproof.bmc import DEFERRED_RULES, run_bmc  # noqa: E402
 from tokenproof.mutants import load_seeded  # noqa: E402
 from tokenproof.replay import replay  # noqa: E402
+from tokenproof.satsolve import SOLVERS  # noqa: E402
 from tokenproof.stateful_hunt import DEFAULT_EXAMPLES, DEFAULT_STEPS, hunt  # noqa: E402
 
 
@@ -67,8 +68,8 @@ def main() -> None:
                     "every query to SAT")
     ap.add_argument("--reduce", action="store_true", help="symmetry breaking and failing-step pruning "
                     "(run_bmc(reduce=True), tokenproof.reductions)")
-    ap.add_argument("--sat", default="z3", help="SAT solver behind z3's bit-blasting (python-sat's name, "
-                    "e.g. cadical195, glucose4; tokenproof.satsolve.SOLVER is cadical195), or z3 for z3 alone (run_bmc(sat=...), tokenproof.satsolve)")
+    ap.add_argument("--sat", default="z3", choices=["z3", *SOLVERS], help="z3 alone, or the SAT solver behind "
+                    "z3's bit-blasting (python-sat; run_bmc(sat=...), tokenproof.satsolve)")
     ap.add_argument("--sat-from", type=int, default=None, help="the first depth --sat decides (default: "
                     "tokenproof.bmc.SAT_FROM_DEPTH)")
     ap.add_argument("--shard", default="", metavar="K/N", help="only every N-th pair from the K-th (0-based): run "

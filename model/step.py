@@ -34,7 +34,8 @@ class Outcome:
     errno: Any  # model BV8: 0 on success, else the spec's errno
     ret: dict[str, Any] = field(default_factory=dict)
     #: the fields the step may write although a guard fails: ``set_now`` effects (§7.1 used bits);
-    #: a failing step changes no other field.  ``None``: not known (an outcome built elsewhere)
+    #: a failing step changes no other field.  Set by the reference evaluation (symbolic steps, where
+    #: BMC reads it); ``None``: not computed (the concrete fast path, an outcome built elsewhere)
     failure_writes: frozenset[str] | None = None
 
     @property
@@ -181,12 +182,12 @@ class Step:
         if apply_fast is not None and not isinstance(enabled, _ExprRef) and not isinstance(errno, _ExprRef):
             # concrete: the same guards as below, then the effects applied directly
             if enabled is False:  # every guard below is and_(False, ...): no effect at all
-                return Outcome(pre, pre, enabled, errno, ret, frozenset())
+                return Outcome(pre, pre, enabled, errno, ret)
             ok = and_(enabled, eq(errno, D.OK))
             writes = self._writes
             if self._plain:  # every guard below is ``and_(ok, True)``, i.e. ``ok``
                 post = apply_fast(writes) if ok and writes else pre
-                return Outcome(pre, post, enabled, errno, ret, frozenset())
+                return Outcome(pre, post, enabled, errno, ret)
             applied = []
             touched = False  # some guard is not False (below: not ``all(w.when is False ...)``)
             for w in writes:
@@ -201,7 +202,7 @@ class Step:
                 if when:
                     applied.append(w)
             post = apply_fast(applied) if touched else pre
-            return Outcome(pre, post, enabled, errno, ret, _failure_writes(writes))
+            return Outcome(pre, post, enabled, errno, ret)
         return self._finish_reference(ret)
 
     def _finish_reference(self, ret: dict[str, Any]) -> Outcome:

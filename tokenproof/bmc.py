@@ -33,12 +33,12 @@ from typing import Any
 import z3
 
 from model.rules.registry import RULES, Rule
-from model.state import ALIVE_FIELD, SORTS
+from model.state import SORTS
 from model.values import not_
 from properties.base import Property, StepInfo
 from tokenproof.encode import Embedding
 from tokenproof import satsolve
-from tokenproof.reductions import SymmetryBreaking, interchangeable, steps_succeed
+from tokenproof.reductions import IN_USE_FIELD, SymmetryBreaking, interchangeable, steps_succeed
 from tokenproof.unrolling import (DEFAULT_TIMEOUT_MS, StepVars, Template, Unrolling, _as_bool, exact_universe,
                                   extend_universe, new_solver)
 
@@ -372,6 +372,7 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
     last_rules = last_step_rules(prop, unr, query) if split and fresh else []
     cone_fields = res.cone.fields if res.cone is not None else None
     symmetry = _symmetry(unr, cone_fields) if reduce else None
+    first_sat_depth = SAT_FROM_DEPTH if sat_from is None else sat_from
     for k in range(depth + 1):
         if k > 0:
             unr.extend()
@@ -394,7 +395,7 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
                 if i is not None:
                     query_k.append(unr.steps[k - 1].sel == i)
                 a, sv, staged = _check_staged(query_k, unr, k, defer, timeout_ms, rlimit,
-                                              sat if k >= (SAT_FROM_DEPTH if sat_from is None else sat_from) else "z3")
+                                              sat if k >= first_sat_depth else "z3")
                 if a == z3.sat:
                     answer, solver = a, sv
                     res.staged_hits += staged
@@ -434,8 +435,7 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
 
 def _symmetry(unr: Unrolling, fields: set[str] | None) -> SymmetryBreaking:
     """Symmetry breaking over the sorts whose liveness the query reads (every sort without a cone)."""
-    in_use = {**ALIVE_FIELD, "Handle": "fd_open"}
-    sorts = [s for s, f in in_use.items() if fields is None or f in fields]
+    sorts = [s for s, f in IN_USE_FIELD.items() if fields is None or f in fields]
     return SymmetryBreaking(unr, interchangeable(unr.init, unr.world, sorts))
 
 

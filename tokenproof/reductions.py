@@ -31,8 +31,10 @@ import z3
 
 from model.concrete import ConcreteState
 from model.state import ALIVE_FIELD, SCHEMA
+from tokenproof.unrolling import _as_bool
 
-HANDLE = "Handle"  # fd numbers: in use when open in some process
+#: per sort, the field that says an object is in use: alive; an fd number: open in some process
+IN_USE_FIELD = {**ALIVE_FIELD, "Handle": "fd_open"}
 
 
 def _swap(a: int, b: int):
@@ -57,7 +59,7 @@ def swap_is_automorphism(c: ConcreteState, sort: str, a: int, b: int) -> bool:
 
 
 def interchangeable(c: ConcreteState, world: ConcreteState,
-                    sorts: Iterable[str] = (*ALIVE_FIELD, HANDLE)) -> dict[str, list[list[int]]]:
+                    sorts: Iterable[str] = IN_USE_FIELD) -> dict[str, list[list[int]]]:
     """Per sort, the classes (two objects or more) of interchangeable objects of ``c`` among those
     added beyond ``world``'s (BMC's fresh elements, and the "no object" ids the embedding adds): two
     objects are in one class when swapping them maps ``c`` to itself.  (Swaps with one
@@ -88,13 +90,13 @@ class SymmetryBreaking:
     def __init__(self, unr: Any, classes: dict[str, list[list[int]]]):
         self.unr = unr
         index = {s: {i: n for n, i in enumerate(unr.init.universe[s])} for s in classes}
-        self.runs = [(s, [index[s][i] for i in ids]) for s, ks in classes.items() for ids in ks]
+        self.classes = [(s, [index[s][i] for i in ids]) for s, ks in classes.items() for ids in ks]
         self._used: dict[tuple[str, int], Any] = {}
 
     def constraints(self, d: int) -> list[Any]:
         """The ordering of state ``d`` (call once per state, in increasing ``d``)."""
         out = []
-        for sort, elems in self.runs:
+        for sort, elems in self.classes:
             used = []
             for e in elems:
                 now = self._in_use(sort, d, e)
@@ -104,13 +106,10 @@ class SymmetryBreaking:
             out += [z3.Implies(later, earlier) for earlier, later in zip(used, used[1:])]
         return out
 
-
     def _in_use(self, sort: str, d: int, e: int) -> Any:
-        """Element ``e`` of ``sort`` is in use in state ``d``: alive; an fd number: open in some process."""
-        if sort == HANDLE:
-            table = self.unr.field_table(d, "fd_open")
-            return z3.Or(*[_bool(v) for (_, h), v in table.items() if h == e])
-        return _bool(self.unr.field_table(d, ALIVE_FIELD[sort])[(e,)])
+        """Element ``e`` of ``sort`` is in use in state ``d`` (``IN_USE_FIELD``; an fd number: in any process)."""
+        table = self.unr.field_table(d, IN_USE_FIELD[sort])
+        return z3.Or(*[_as_bool(v) for key, v in table.items() if key[-1] == e])
 
 
 def steps_succeed(unr: Any, j: int, fields: set[str] | None) -> list[Any]:
@@ -120,7 +119,7 @@ def steps_succeed(unr: Any, j: int, fields: set[str] | None) -> list[Any]:
     out = []
     for i, name in enumerate(unr.rule_names):
         writes = unr.template.outs[name].failure_writes
-        if writes is None or fields is None and writes or fields is not None and writes & fields:
+        if writes is None or (writes if fields is None else writes & fields):
             continue
         errno = unr.step_term(j, name, "errno")
         if isinstance(errno, int):
@@ -131,8 +130,4 @@ def steps_succeed(unr: Any, j: int, fields: set[str] | None) -> list[Any]:
     return out
 
 
-def _bool(x: Any) -> Any:
-    return z3.BoolVal(x) if isinstance(x, bool) else x
-
-
-__all__ = ["interchangeable", "swap_is_automorphism", "SymmetryBreaking", "steps_succeed"]
+__all__ = ["IN_USE_FIELD", "interchangeable", "swap_is_automorphism", "SymmetryBreaking", "steps_succeed"]

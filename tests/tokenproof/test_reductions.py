@@ -59,7 +59,7 @@ def test_symmetry_breaking_makes_the_fresh_tokens_come_alive_in_order():
     sym = SymmetryBreaking(unr, interchangeable(unr.init, unr.world))
     unr.extend()
     unr.extend()
-    first, second, _ = sym.runs[[s for s, _ in sym.runs].index("Token")][1]
+    first, second, _ = sym.classes[[s for s, _ in sym.classes].index("Token")][1]
     alive = unr.field_table(2, "token_alive")
     out_of_order = [*unr.solver.assertions(), alive[(second,)], z3.Not(alive[(first,)])]
     assert solve(*out_of_order) == z3.sat  # the unreduced unrolling has the renamed trace too
