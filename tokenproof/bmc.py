@@ -38,6 +38,8 @@ from model.values import not_
 from properties.base import Property, StepInfo
 from tokenproof.encode import Embedding
 from tokenproof import satsolve
+from tokenproof.portfolio import SAT, Attempt, race
+from tokenproof.shortcuts import ladder
 from tokenproof.reductions import IN_USE_FIELD, SymmetryBreaking, interchangeable, steps_succeed
 from tokenproof.unrolling import (DEFAULT_TIMEOUT_MS, StepVars, Template, Unrolling, _as_bool, exact_universe,
                                   extend_universe, new_solver)
@@ -52,6 +54,14 @@ DEFERRED_RULES: tuple[str, ...] = ("kacs_create_token", "ioctl_duplicate", "ioct
 # The external SAT solver pays for itself from this depth on: shallower queries take z3 well under a
 # second, less than bit-blasting, writing and reading the CNF and completing the model cost.
 SAT_FROM_DEPTH = 3
+
+# The shortcuts (``tokenproof.shortcuts``) are asked from this depth on: shallower queries take z3 a
+# second or two, and at a depth without a violation every restriction asked first is time lost.
+SHORTCUTS_FROM_DEPTH = 3
+
+# A restriction of a query (a shortcut, the query without the deferred rules) may use this share of
+# the query's timeout before its lane moves on: it only pays when it is quickly satisfiable.
+RESTRICTION_BUDGET = 0.25
 
 REFUTED, BOUNDED_OK, UNKNOWN = "refuted", "bounded-ok", "unknown"
 
@@ -104,7 +114,8 @@ class BMCResult:
     mutant: str | None = None
     profile: str = "kacs"
     cone: "Cone | None" = None  # the rule-level cone of influence used (None: every rule)
-    staged_hits: int = 0  # 1 when the counterexample came from the query without the deferred rules
+    staged_hits: int = 0  # 1 when the counterexample came from a restriction of the query (below)
+    settled_by: str = ""  # that restriction: a shortcut's name, or "without <the deferred rules>"
 
     @property
     def refuted(self) -> bool:
@@ -210,6 +221,9 @@ def violation(prop: Property, unr: Unrolling, k: int, query: Any = None) -> Any:
             return False
         st = unr.steps[k - 1]
         pre = unr.states[k - 1]
+        blind = _without_the_step(prop, pre, s)
+        if blind is not None:  # the same check whatever the step: built once, not once per rule
+            return _on_rules(blind, prop, unr, st)
         cases = []
         for i, name in enumerate(unr.rule_names):
             if prop.rules is not None and name not in prop.rules:
@@ -222,6 +236,34 @@ def violation(prop: Property, unr: Unrolling, k: int, query: Any = None) -> Any:
             cases.append(z3.And(st.sel == i, _as_bool(bad)))
         return z3.Or(*cases) if cases else False
     raise ValueError(f"{prop.id}: unknown property kind {prop.kind!r}")
+
+
+class _StepLookedAt(Exception):
+    """Raised by ``_NoStep``: the check reads the step."""
+
+
+class _NoStep:
+    """Passed as the step to a transition property's check to learn whether it reads it at all."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise _StepLookedAt(name)
+
+
+def _without_the_step(prop: Property, pre: Any, post: Any) -> Any:
+    """The violation of a transition property whose check reads only the two states (never the step's
+    rule, actor, arguments or errno); ``None`` if it reads the step."""
+    try:
+        return not_(prop.check(pre, post, _NoStep()))
+    except _StepLookedAt:
+        return None
+
+
+def _on_rules(bad: Any, prop: Property, unr: Unrolling, st: StepVars) -> Any:
+    """``bad`` after a step of one of the property's rules (any rule when it names none)."""
+    if bad is False or prop.rules is None:
+        return bad
+    picked = [st.sel == i for i, n in enumerate(unr.rule_names) if n in prop.rules]
+    return z3.And(z3.Or(*picked), _as_bool(bad)) if picked else False
 
 
 def last_step_rules(prop: Property, unr: Unrolling, query: Any = None) -> list[int]:
@@ -257,16 +299,44 @@ def without_rules(query: list[Any], unr: Unrolling, k: int, names: tuple[str, ..
 
 
 def _check_staged(query: list[Any], unr: Unrolling, k: int, defer: tuple[str, ...], timeout_ms: int,
-                  rlimit: int, sat: str = "z3") -> tuple[Any, Any, bool]:
-    """Check ``query`` (fresh solvers), first without the ``defer`` rules' steps: an under-approximation,
-    so its satisfiable answer is one of ``query``; else the whole query.  (answer, solver, staged?)"""
+                  rlimit: int, sat: str = "z3", jobs: int = 1, shortcuts: bool = True) -> tuple[Any, Any, str]:
+    """Check ``query`` (fresh solvers) after its restrictions, whose satisfiable answer is one of
+    ``query`` and whose unsatisfiable one says nothing: first without the ``defer`` rules' steps, then
+    the whole query.  ``jobs`` > 1: that lane raced against one asking the ``tokenproof.shortcuts``
+    ladder (with ``shortcuts``) and then the whole query with another seed (``_lanes``).  (answer,
+    result, the name of the restriction that settled it or "")"""
     narrow = without_rules(query, unr, k, defer)
-    if narrow is not None:
-        answer, sv = _decide(narrow, unr, k, timeout_ms, rlimit, sat)
-        if answer == z3.sat:
-            return z3.sat, sv, True
-    answer, sv = _decide(query, unr, k, timeout_ms, rlimit, sat)
-    return answer, sv, False
+    if sat != "z3":  # an external SAT solver: narrow, then whole, one after the other
+        if narrow is not None:
+            answer, sv = _decide(narrow, unr, k, timeout_ms, rlimit, sat)
+            if answer == z3.sat:
+                return z3.sat, sv, _without(defer)
+        answer, sv = _decide(query, unr, k, timeout_ms, rlimit, sat)
+        return answer, sv, ""
+    first = [] if narrow is None else [_restriction(narrow, _without(defer))]
+    rungs = [_restriction(q, name) for name, q in ladder(unr, k, query)] \
+        if shortcuts and jobs > 1 and k >= SHORTCUTS_FROM_DEPTH else []
+    got = race(_lanes(tuple(query), first, rungs, jobs), timeout_ms, rlimit)
+    return got.answer, got, got.winner if got.winner in {a.name for a in first + rungs} else ""
+
+
+def _restriction(assertions: list[Any], name: str) -> Attempt:
+    return Attempt(tuple(assertions), 0, frozenset({SAT}), name, RESTRICTION_BUDGET)
+
+
+def _without(defer: tuple[str, ...]) -> str:
+    return "without " + "/".join(defer)
+
+
+def _lanes(whole: tuple[Any, ...], first: list[Attempt], rungs: list[Attempt], jobs: int) -> list[list[Attempt]]:
+    """Lane 0: the ``first`` restrictions, then the whole query.  With ``jobs`` > 1 and ``rungs``, lane
+    1: the shortcut rungs, and nothing after them (two solvers on two cores each run slower, by about
+    1.5x measured, so lane 0 finishes alone); lanes 2.. the whole query with z3 seed 2, 3, ..."""
+    lanes = [[*first, Attempt(whole, 0)]]
+    if jobs > 1 and rungs:
+        lanes.append(rungs)
+        lanes += [[Attempt(whole, seed)] for seed in range(2, jobs)]
+    return lanes
 
 
 def _decide(assertions: list[Any], unr: Unrolling, k: int, timeout_ms: int, rlimit: int,
@@ -290,7 +360,7 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
             extra_sids: int = 2, world: Any = None, cone: bool = False, fresh: bool = True,
             rlimit: int = 0, split: bool = False, pack: bool = True, bv: bool = False,
             defer: tuple[str, ...] = DEFERRED_RULES, reduce: bool = False, sat: str = "z3",
-            sat_from: int | None = None) -> BMCResult:
+            sat_from: int | None = None, jobs: int = 1, shortcuts: bool = True) -> BMCResult:
     """Check ``prop`` on every execution of at most ``depth`` steps from ``scenario``.
 
     ``rules`` is the rule set (default: the KACS rules; pass ``mutant.rules()``
@@ -342,6 +412,15 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
     -> refuted in 118-188 s; install-ignores-the-user/session-check: 56-68 s -> 27-52 s) but slow
     the satisfiable ones by 1.2-2x (free-token-ignores-socket-snapshots 8.7 s -> 14.5 s), which is
     most of the catalog.
+
+    ``jobs`` > 1 races solver lanes on as many cores (``tokenproof.portfolio``, z3 only) from depth
+    ``SHORTCUTS_FROM_DEPTH`` on (with ``shortcuts``): lane 0 is the one-lane path above (without the
+    deferred rules, then the whole query); lane 1 asks the ``tokenproof.shortcuts`` ladder, then
+    stops; further lanes the whole query with other z3 seeds.  The first answer that settles a depth
+    wins (a restriction's ``unsat`` settles nothing), so verdicts and depths are the one-lane ones;
+    the counterexample found may vary from run to run.  Measured
+    on the 2-core machine (``benchmarks/bmc_mutants.py --jobs 2``): install-ignores-the-user-check's
+    depth-4 query, 32-67 s whole, is settled by the first shortcut in 4-5 s.
     """
     from model.scenarios import SCENARIOS
 
@@ -395,10 +474,11 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
                 if i is not None:
                     query_k.append(unr.steps[k - 1].sel == i)
                 a, sv, staged = _check_staged(query_k, unr, k, defer, timeout_ms, rlimit,
-                                              sat if k >= first_sat_depth else "z3")
+                                              sat if k >= first_sat_depth else "z3", jobs, shortcuts)
                 if a == z3.sat:
                     answer, solver = a, sv
-                    res.staged_hits += staged
+                    res.staged_hits += bool(staged)
+                    res.settled_by = staged
                     break
                 if a == z3.unknown and unknown is None:
                     unknown = sv

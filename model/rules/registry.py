@@ -24,6 +24,7 @@ class Arg:
     doc: str = ""
     default: Any = None
     fmt: str = ""  # how traces spell it: rights, privileges, level, integrity, slots, errno ("" = by type)
+    plain: Any = None  # its value in a plain request (tokenproof.shortcuts.plain_requests); None: no such value
 
 
 @dataclass

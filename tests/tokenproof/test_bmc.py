@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from model import domain as D
-from model.values import and_, implies, ne, not_
+from model.values import and_, implies, ne, not_, uge
 from properties.base import Property
 from tokenproof.bmc import BOUNDED_OK, DEFAULT_EXTRA, REFUTED, UNKNOWN, parse_universe, run_bmc
 from tokenproof.mutants import load_seeded
@@ -231,3 +231,37 @@ def test_states_are_ground_terms_over_the_step_choices():
     cex = res.counterexample()
     replay(cex)
     assert cex.replayed and len(cex.states) == 2
+
+
+def _modified_ids_never_decrease(pre, post, step):
+    return pre.forall("Token", lambda t: implies(and_(pre.token_alive[t], post.token_alive[t]),
+                                                 uge(post.token_modified_id[t], pre.token_modified_id[t])))
+
+
+def _modified_ids_never_decrease_looking_at_the_step(pre, post, step):
+    assert step.rule  # reads the step: the violation is built rule by rule
+    return _modified_ids_never_decrease(pre, post, step)
+
+
+@pytest.mark.parametrize("rules", [None, ("ioctl_adjust_privs", "close_handle")], ids=["any-rule", "two-rules"])
+def test_a_check_blind_to_the_step_gives_the_violation_built_rule_by_rule(rules):
+    """``violation`` builds a transition check that never reads the step once (``_without_the_step``),
+    not once per rule: the same violation, for a property over every rule or over some."""
+    import z3
+
+    from model.scenarios import SCENARIOS
+    from tokenproof.bmc import Unrolling, _as_bool, _without_the_step, violation
+
+    blind = Property("test.blind", "modified ids never decrease", "transition", ("§4.2",),
+                     _modified_ids_never_decrease, rules=rules)
+    looking = Property("test.looking", "modified ids never decrease", "transition", ("§4.2",),
+                       _modified_ids_never_decrease_looking_at_the_step, rules=rules)
+    unr = Unrolling(SCENARIOS["standard"]().state, load_seeded()["adjust-privs-bumps-before-validating"].rules(),
+                    DEFAULT_EXTRA, 2, TIMEOUT)
+    unr.extend()
+    assert _without_the_step(looking, unr.states[0], unr.states[1]) is None
+    assert _without_the_step(blind, unr.states[0], unr.states[1]) is not None
+    s = z3.Solver()
+    s.set("timeout", TIMEOUT)
+    s.add(*unr.solver.assertions(), _as_bool(violation(blind, unr, 1)) != _as_bool(violation(looking, unr, 1)))
+    assert s.check() == z3.unsat

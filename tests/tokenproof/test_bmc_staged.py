@@ -54,7 +54,7 @@ def test_the_narrowed_query_is_the_full_query_without_the_deferred_rules_steps()
                          ids=["deferred-rule-unneeded", "deferred-rule-needed", "off"])
 def test_the_shortest_counterexample_is_found_whether_or_not_it_needs_a_deferred_rule(defer):
     rules = {n: RULES[n] for n in SMALL}
-    res = run_bmc(NEVER_MODIFIED, depth=3, rules=rules, timeout_ms=TIMEOUT, defer=defer)
+    res = run_bmc(NEVER_MODIFIED, depth=3, rules=rules, timeout_ms=TIMEOUT, defer=defer, shortcuts=False)
     assert res.verdict == REFUTED and res.depth == 2
     assert [s.result for s in res.stats] == ["unsat", "unsat", "sat"]
     cex = res.counterexample()
@@ -74,7 +74,7 @@ def test_a_mutant_of_a_deferred_rule_is_found_at_the_same_depth(mutant, prop):
     seen = []
     for defer in (DEFERRED_RULES, ()):
         res = run_bmc(CATALOG[prop], depth=2, rules=m.rules(), mutant=m.name, timeout_ms=TIMEOUT, cone=True,
-                      bv=True, defer=defer)
+                      bv=True, defer=defer, shortcuts=False)
         assert res.verdict == REFUTED and res.staged_hits == 0, defer
         cex = res.counterexample()
         replay(cex)

@@ -53,8 +53,16 @@ def _catalog():
 @click.option("--sat", default="z3", show_default=True, type=click.Choice(["z3", *SOLVERS]),
               help=f"z3 alone, or a SAT solver (python-sat) that decides z3's bit-blasted queries from depth "
                    f"{SAT_FROM_DEPTH} on (with --bv).  Try --reduce --sat {SOLVER} on a query that times out.")
+@click.option("--shortcuts/--no-shortcuts", default=True, show_default=True,
+              help="With --jobs 2 or more: a second lane asks each depth with one actor, fresh tokens by "
+                   "step position and plain create requests (tokenproof/shortcuts.py: a satisfiable answer "
+                   "is a counterexample of that depth; verdicts and depths are the whole query's).")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Solver lanes per query, one core each: 2 races each query from depth 3 on against its "
+                   "shortcuts (tokenproof/portfolio.py; which counterexample is found may then vary).")
 def command(property_id: str, depth: int, scenario: str, mutant: str | None, timeout_ms: int, universe: str,
-            out_dir: str, strict: bool, cone: bool, bv: bool, defer: bool, reduce: bool, sat: str) -> None:
+            out_dir: str, strict: bool, cone: bool, bv: bool, defer: bool, reduce: bool, sat: str,
+            shortcuts: bool, jobs: int) -> None:
     """Bounded model checking of PROPERTY from a concrete world.
 
     Explores every sequence of at most --depth rule applications (syscalls,
@@ -113,7 +121,8 @@ def command(property_id: str, depth: int, scenario: str, mutant: str | None, tim
                f"(timeout {timeout_ms} ms per query)")
     t0 = time.perf_counter()
     res = run_bmc(prop, depth=depth, scenario=scenario, extra=extra, timeout_ms=timeout_ms, rules=rules,
-                  mutant=mutant, cone=cone, bv=bv, defer=DEFERRED_RULES if defer else (), reduce=reduce, sat=sat)
+                  mutant=mutant, cone=cone, bv=bv, defer=DEFERRED_RULES if defer else (), reduce=reduce, sat=sat,
+                  shortcuts=shortcuts, jobs=jobs)
     elapsed = time.perf_counter() - t0
 
     if res.verdict == REFUTED:
@@ -123,7 +132,8 @@ def command(property_id: str, depth: int, scenario: str, mutant: str | None, tim
         cex = res.counterexample()
         replay(cex)  # raises ReplayMismatch (a tokenproof bug) if the executor disagrees
         path = write(cex, out_dir)
-        click.echo(f"REFUTED at depth {res.depth} ({elapsed:.1f}s); counterexample replayed on the executor:")
+        via = f", found by the restriction '{res.settled_by}'" if res.settled_by else ""
+        click.echo(f"REFUTED at depth {res.depth} ({elapsed:.1f}s{via}); counterexample replayed on the executor:")
         for line in cex.describe():
             click.echo(f"  {line}")
         click.echo(f"  violated after step {res.depth}: {prop.statement}")
