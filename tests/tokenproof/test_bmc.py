@@ -138,6 +138,16 @@ def test_check_command_with_the_reductions_and_cadical_refutes_at_the_same_depth
     assert "REFUTED at depth 3" in r.output  # as without them (tests/tokenproof/test_reductions.py)
 
 
+def test_check_command_races_shortcuts_on_two_jobs_at_the_same_depth(tmp_path):
+    """``--jobs 2``: the revert mutant's depth-3 counterexample (one actor) at depth 3, whichever lane
+    finds it, written and replayed; ``--jobs 0`` is bad input."""
+    r = _cli("revert-always-succeeds-and-leaves-the-thread-on-its-primary", "--mutant", "revert-keeps-impersonating",
+             "--depth", "3", "--jobs", "2", "--out", str(tmp_path))
+    assert r.exit_code == 0, r.output
+    assert "REFUTED at depth 3" in r.output
+    assert _cli("live-processes-have-live-primaries", "--jobs", "0").exit_code == 2
+
+
 def test_check_command_unknown_is_exit_3_only_when_strict():
     args = ("live-processes-have-live-primaries", "--depth", "2", "--timeout", "1")
     r = _cli(*args)
@@ -149,6 +159,7 @@ def test_check_command_unknown_is_exit_3_only_when_strict():
 def test_check_command_help():
     r = _cli("--help")
     assert r.exit_code == 0 and "bounded-ok" in r.output and "--universe" in r.output
+    assert "--jobs" in r.output and "--no-shortcuts" in r.output
 
 
 def test_rule_sets_whose_size_is_a_power_of_two_keep_every_trace():
