@@ -224,15 +224,52 @@ def extract(model: z3.ModelRef, s: SymState, emb: Embedding | None = None,
     ex = Extraction(ConcreteState.empty(), to_id, sid_text)
     c = ex.state
     c.universe = {sort: tuple(sorted(to_id[sort].values())) for sort in SORTS}
+    pending: list[tuple[str, Any, Type, Any]] = []  # (field, key, type, term) still to evaluate
+    named = {sort: [(to_id[sort][str(e)], e) for e in elems[sort]] for sort in SORTS}
     for spec in SCHEMA:
         fn = s.fns[spec.name]
-        if not spec.keys:
-            c.set(spec.name, None, ex.value(model, spec.type, fn()))
-            continue
-        for key in itertools.product(*(elems[k] for k in spec.keys)):
-            ids_ = tuple(to_id[k][str(e)] for k, e in zip(spec.keys, key))
-            c.set(spec.name, ids_ if len(ids_) > 1 else ids_[0], ex.value(model, spec.type, fn(*key)))
+        keys = [(None, ())] if not spec.keys else [
+            (ids_[0] if len(ids_) == 1 else ids_, tuple(e for _, e in key))
+            for key in itertools.product(*(named[k] for k in spec.keys))
+            for ids_ in [tuple(i for i, _ in key)]]
+        for key, args in keys:
+            term = fn(*args)
+            if isinstance(term, z3.ExprRef):
+                pending.append((spec.name, key, spec.type, term))
+            else:
+                c.set(spec.name, key, ex.value(model, spec.type, term))
+    for (name, key, t, _), v in zip(pending, _eval_many(model, [p[3] for p in pending])):
+        c.set(name, key, _from_number(ex, t, v) if isinstance(v, int) else _concrete(ex, t, v))
     return ex
+
+
+def _eval_many(model: z3.ModelRef, terms: list[Any]) -> list[Any]:
+    """The model's values of the terms: Python ints (a Boolean as 0/1) from one evaluation of their
+    concatenation when every term is a bit-vector or Boolean (the evaluator's cache is then shared
+    by all of them), else one z3 value per term."""
+    if not terms or not all(z3.is_bv(t) or z3.is_bool(t) for t in terms):
+        return [model.eval(t, model_completion=True) for t in terms]
+    one, zero = z3.BitVecVal(1, 1), z3.BitVecVal(0, 1)
+    parts = [t if z3.is_bv(t) else z3.If(t, one, zero) for t in terms]
+    total = model.eval(parts[0] if len(parts) == 1 else z3.Concat(*parts), model_completion=True).as_long()
+    out = []
+    for p in reversed(parts):  # Concat puts its first argument in the high bits
+        w = p.size()
+        out.append(total & ((1 << w) - 1))
+        total >>= w
+    return out[::-1]
+
+
+def _from_number(ex: Extraction, t: Type, n: int) -> Any:
+    """A value ``_eval_many`` gave as a number, concretized as ``_concrete`` does the z3 value (a
+    bit-vector numeral prints as its decimal value)."""
+    if t.kind == "bool":
+        return n == 1
+    if t.kind == "bv":
+        return n
+    if t.kind == "sid":
+        return ex.sid_text[str(n)]
+    return ex.to_id[t.sort][str(n)]
 
 
 def _sid_texts(model: z3.ModelRef, uni: Universe, extra_names: dict[str, str]) -> dict[str, str]:
