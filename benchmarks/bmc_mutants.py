@@ -23,8 +23,8 @@ depth (``run_bmc``'s ``cone=True, fresh=True, bv=True``: what ``tokenproof
 check`` runs by default), each depth asked first without the deferred rules
 (``DEFERRED_RULES``: create, duplicate, restrict); --no-cone, --incremental,
 --split, --no-defer, --no-bv, --reduce and --sat compare.  --pair picks (property, mutant) pairs by name.
---jobs 2 races each query on both cores against a lane that tries BMC's shortcuts first
-(``run_bmc(jobs=2)``, ``tokenproof.shortcuts``; --no-shortcuts: a second seed instead): the BMC
+--jobs 2 races each query from depth 3 on, on both cores, against a lane that tries BMC's shortcuts
+(``run_bmc(jobs=2)``, ``tokenproof.shortcuts``; --no-shortcuts: one lane again): the BMC
 column, wall time, is then the figure the target is judged on (as ``tokenproof prove --jobs 2`` for
 the prove target), ``cpu`` the CPU of both lanes.  A last line gives, per mutant, its shortest
 counterexample over the properties naming it and the fastest run that found one that short.
@@ -80,10 +80,10 @@ def main() -> None:
     ap.add_argument("--sat-from", type=int, default=None, help="the first depth --sat decides (default: "
                     "tokenproof.bmc.SAT_FROM_DEPTH)")
     ap.add_argument("--jobs", type=int, default=1, help="solver lanes per query (tokenproof.portfolio): 2 races "
-                    "the whole query against its shortcuts on two cores (the BMC column is then wall time "
-                    "of both)")
-    ap.add_argument("--no-shortcuts", action="store_true", help="ask no shortcut (tokenproof.shortcuts) before "
-                    "the whole query")
+                    "each query from depth 3 on against its shortcuts on two cores (the cpu column then counts "
+                    "both)")
+    ap.add_argument("--no-shortcuts", action="store_true", help="no shortcut lane (tokenproof.shortcuts), "
+                    "whatever --jobs says")
     ap.add_argument("--shard", default="", metavar="K/N", help="only every N-th pair from the K-th (0-based): run "
                     "N shards side by side on N cores")
     opts = ap.parse_args()

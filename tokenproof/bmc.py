@@ -114,8 +114,13 @@ class BMCResult:
     mutant: str | None = None
     profile: str = "kacs"
     cone: "Cone | None" = None  # the rule-level cone of influence used (None: every rule)
-    staged_hits: int = 0  # 1 when the counterexample came from a restriction of the query (below)
-    settled_by: str = ""  # that restriction: a shortcut's name, or "without <the deferred rules>"
+    settled_by: str = ""  # the restriction of the query that found the counterexample: a shortcut's name,
+    # or "without <the deferred rules>"; "": the whole query (or no counterexample)
+
+    @property
+    def staged_hits(self) -> int:
+        """1 when the counterexample came from a restriction of the query (``settled_by``)."""
+        return int(bool(self.settled_by))
 
     @property
     def refuted(self) -> bool:
@@ -302,9 +307,9 @@ def _check_staged(query: list[Any], unr: Unrolling, k: int, defer: tuple[str, ..
                   rlimit: int, sat: str = "z3", jobs: int = 1, shortcuts: bool = True) -> tuple[Any, Any, str]:
     """Check ``query`` (fresh solvers) after its restrictions, whose satisfiable answer is one of
     ``query`` and whose unsatisfiable one says nothing: first without the ``defer`` rules' steps, then
-    the whole query.  ``jobs`` > 1: that lane raced against one asking the ``tokenproof.shortcuts``
-    ladder (with ``shortcuts``) and then the whole query with another seed (``_lanes``).  (answer,
-    result, the name of the restriction that settled it or "")"""
+    the whole query.  ``jobs`` > 1, from depth ``SHORTCUTS_FROM_DEPTH`` on: that lane raced against one
+    asking the ``tokenproof.shortcuts`` ladder (with ``shortcuts``; ``_lanes``).  (answer, result, the
+    name of the restriction that settled it or "")"""
     narrow = without_rules(query, unr, k, defer)
     if sat != "z3":  # an external SAT solver: narrow, then whole, one after the other
         if narrow is not None:
@@ -477,7 +482,6 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
                                               sat if k >= first_sat_depth else "z3", jobs, shortcuts)
                 if a == z3.sat:
                     answer, solver = a, sv
-                    res.staged_hits += bool(staged)
                     res.settled_by = staged
                     break
                 if a == z3.unknown and unknown is None:

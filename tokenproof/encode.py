@@ -173,11 +173,13 @@ class Extraction:
         return _concrete(self, t, v)
 
 
-def _concrete(ex: Extraction, t: Type, v: z3.ExprRef) -> Any:
+def _concrete(ex: Extraction, t: Type, v: Any) -> Any:
+    """A model value (a z3 value, or a number from ``_eval_many``: a Boolean as 0/1) as the executor
+    holds it; SIDs and objects by their printed value (a bit-vector numeral prints as its decimal)."""
     if t.kind == "bool":
-        return z3.is_true(v)
+        return v == 1 if isinstance(v, int) else z3.is_true(v)
     if t.kind == "bv":
-        return v.as_long()
+        return v if isinstance(v, int) else v.as_long()
     if t.kind == "sid":
         return ex.sid_text[str(v)]
     return ex.to_id[t.sort][str(v)]
@@ -228,19 +230,27 @@ def extract(model: z3.ModelRef, s: SymState, emb: Embedding | None = None,
     named = {sort: [(to_id[sort][str(e)], e) for e in elems[sort]] for sort in SORTS}
     for spec in SCHEMA:
         fn = s.fns[spec.name]
-        keys = [(None, ())] if not spec.keys else [
-            (ids_[0] if len(ids_) == 1 else ids_, tuple(e for _, e in key))
-            for key in itertools.product(*(named[k] for k in spec.keys))
-            for ids_ in [tuple(i for i, _ in key)]]
-        for key, args in keys:
+        for key, args in _keys(spec, named):
             term = fn(*args)
             if isinstance(term, z3.ExprRef):
                 pending.append((spec.name, key, spec.type, term))
             else:
                 c.set(spec.name, key, ex.value(model, spec.type, term))
     for (name, key, t, _), v in zip(pending, _eval_many(model, [p[3] for p in pending])):
-        c.set(name, key, _from_number(ex, t, v) if isinstance(v, int) else _concrete(ex, t, v))
+        c.set(name, key, _concrete(ex, t, v))
     return ex
+
+
+def _keys(spec: Any, named: dict[str, list[tuple[int, Any]]]) -> list[tuple[Any, tuple[Any, ...]]]:
+    """(the concrete key, the element arguments) of every key of field ``spec``; ``named`` lists each
+    sort's (id, element) pairs.  A field without keys has the one key ``None``."""
+    if not spec.keys:
+        return [(None, ())]
+    out = []
+    for combo in itertools.product(*(named[k] for k in spec.keys)):
+        ids = tuple(i for i, _ in combo)
+        out.append((ids[0] if len(ids) == 1 else ids, tuple(e for _, e in combo)))
+    return out
 
 
 def _eval_many(model: z3.ModelRef, terms: list[Any]) -> list[Any]:
@@ -258,18 +268,6 @@ def _eval_many(model: z3.ModelRef, terms: list[Any]) -> list[Any]:
         out.append(total & ((1 << w) - 1))
         total >>= w
     return out[::-1]
-
-
-def _from_number(ex: Extraction, t: Type, n: int) -> Any:
-    """A value ``_eval_many`` gave as a number, concretized as ``_concrete`` does the z3 value (a
-    bit-vector numeral prints as its decimal value)."""
-    if t.kind == "bool":
-        return n == 1
-    if t.kind == "bv":
-        return n
-    if t.kind == "sid":
-        return ex.sid_text[str(n)]
-    return ex.to_id[t.sort][str(n)]
 
 
 def _sid_texts(model: z3.ModelRef, uni: Universe, extra_names: dict[str, str]) -> dict[str, str]:

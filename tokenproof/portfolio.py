@@ -29,6 +29,8 @@ from typing import Any
 
 import z3
 
+from tokenproof.unrolling import new_solver
+
 SAT, UNSAT, UNKNOWN = "sat", "unsat", "unknown"
 
 
@@ -105,11 +107,8 @@ class _Race:
         for attempt, assertions in self.work[i]:
             if self.done.is_set():
                 return
-            sv = z3.Solver(ctx=ctx)
-            sv.set("timeout", max(1, int(self.timeout_ms * attempt.budget)))
+            sv = new_solver(max(1, int(self.timeout_ms * attempt.budget)), self.rlimit, ctx)
             sv.set("random_seed", int(attempt.seed))
-            if self.rlimit:
-                sv.set("rlimit", int(self.rlimit))
             sv.add(*assertions)
             t0 = time.perf_counter()
             answer = sv.check()

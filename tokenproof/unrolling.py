@@ -520,9 +520,10 @@ class Unrolling:
         return model
 
 
-def new_solver(timeout_ms: int, rlimit: int = 0) -> z3.Solver:
-    """A ``z3.Solver`` with a (wall-clock) timeout and, if given, a resource limit."""
-    s = z3.Solver()
+def new_solver(timeout_ms: int, rlimit: int = 0, ctx: z3.Context | None = None) -> z3.Solver:
+    """A ``z3.Solver`` (in ``ctx``, default z3's main context) with a (wall-clock) timeout and, if
+    given, a resource limit."""
+    s = z3.Solver(ctx=ctx)
     s.set("timeout", int(timeout_ms))
     if rlimit:
         s.set("rlimit", int(rlimit))
