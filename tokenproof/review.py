@@ -284,10 +284,12 @@ def _key_consts(uni: Any, name: str, tag: str) -> list[Any]:
 SMALL_COUNTER = 1 << 8  # witnesses prefer global counters (next_token_id, next_luid) below this
 
 
-def _small_counters(pre: Any) -> list[Any]:
-    """"Every global counter is a small number": a preference that keeps a witness readable (z3 otherwise
-    picks ids near 2**64); ``new_behaviour`` asks again without it when no witness satisfies it."""
-    return [z3.ULE(_z3(pre.view(f.name)[()]), SMALL_COUNTER) for f in FIELDS.values()
+def _small_counters(*states: Any) -> list[Any]:
+    """"Every global counter is a small number in each of ``states``" (the pre-state and both post-states:
+    a step may allocate, so bounding the pre-state alone lets a post-state pass the bound): a preference
+    that keeps a witness readable (z3 otherwise picks ids near 2**64); ``new_behaviour`` asks again without
+    it when no witness satisfies it."""
+    return [z3.ULE(_z3(st.view(f.name)[()]), SMALL_COUNTER) for st in states for f in FIELDS.values()
             if not f.keys and f.type.kind == "bv" and f.type.width > 16]
 
 
@@ -346,7 +348,7 @@ def new_behaviour(rule_name: str, base_rule: Rule, prop_rule: Rule, invariants: 
         return True
 
     query = [*uni.axioms, _z3(op.enabled), new, *inv]
-    ans = solve([*query, *_small_counters(pre)], None, timeout_ms, validate=validate)
+    ans = solve([*query, *_small_counters(pre, op.post, ob.post)], None, timeout_ms, validate=validate)
     if ans.status != "sat" or not found:
         found.clear()
         ans = solve(query, None, timeout_ms, validate=validate)
