@@ -38,6 +38,7 @@ from model.values import not_
 from properties.base import Property, StepInfo
 from tokenproof.encode import Embedding
 from tokenproof import satsolve
+from tokenproof.depthrace import DepthRace
 from tokenproof.portfolio import SAT, Attempt, race
 from tokenproof.shortcuts import ladder
 from tokenproof.reductions import IN_USE_FIELD, SymmetryBreaking, interchangeable, steps_succeed
@@ -318,11 +319,21 @@ def _check_staged(query: list[Any], unr: Unrolling, k: int, defer: tuple[str, ..
                 return z3.sat, sv, _without(defer)
         answer, sv = _decide(query, unr, k, timeout_ms, rlimit, sat)
         return answer, sv, ""
+    lanes = _depth_lanes(query, narrow, unr, k, defer, jobs, shortcuts)
+    got = race(lanes, timeout_ms, rlimit)
+    restrictions = {a.name for lane in lanes for a in lane if a.settles == {SAT}}
+    return got.answer, got, got.winner if got.winner in restrictions else ""
+
+
+def _depth_lanes(query: list[Any], narrow: list[Any] | None, unr: Unrolling, k: int, defer: tuple[str, ...],
+                 jobs: int, shortcuts: bool, keep: bool = False) -> list[list[Attempt]]:
+    """Depth ``k``'s attempts, lane by lane (``_lanes``): ``narrow`` (the query without the ``defer``
+    rules) and the whole ``query``; with ``jobs`` > 1 and ``shortcuts``, from depth
+    ``SHORTCUTS_FROM_DEPTH`` on, the ``tokenproof.shortcuts`` ladder."""
     first = [] if narrow is None else [_restriction(narrow, _without(defer))]
     rungs = [_restriction(q, name) for name, q in ladder(unr, k, query)] \
         if shortcuts and jobs > 1 and k >= SHORTCUTS_FROM_DEPTH else []
-    got = race(_lanes(tuple(query), first, rungs, jobs), timeout_ms, rlimit)
-    return got.answer, got, got.winner if got.winner in {a.name for a in first + rungs} else ""
+    return _lanes(tuple(query), first, rungs, jobs, keep)
 
 
 def _restriction(assertions: list[Any], name: str) -> Attempt:
@@ -333,12 +344,14 @@ def _without(defer: tuple[str, ...]) -> str:
     return "without " + "/".join(defer)
 
 
-def _lanes(whole: tuple[Any, ...], first: list[Attempt], rungs: list[Attempt], jobs: int) -> list[list[Attempt]]:
+def _lanes(whole: tuple[Any, ...], first: list[Attempt], rungs: list[Attempt], jobs: int,
+           keep: bool = False) -> list[list[Attempt]]:
     """Lane 0: the ``first`` restrictions, then the whole query.  With ``jobs`` > 1 and ``rungs``, lane
     1: the shortcut rungs, and nothing after them (two solvers on two cores each run slower, by about
-    1.5x measured, so lane 0 finishes alone); lanes 2.. the whole query with z3 seed 2, 3, ..."""
+    1.5x measured, so lane 0 finishes alone); lanes 2.. the whole query with z3 seed 2, 3, ...
+    ``keep``: every one of the ``jobs`` lanes is listed (lane 1 empty without rungs; ``DepthRace``)."""
     lanes = [[*first, Attempt(whole, 0)]]
-    if jobs > 1 and rungs:
+    if jobs > 1 and (rungs or keep):
         lanes.append(rungs)
         lanes += [[Attempt(whole, seed)] for seed in range(2, jobs)]
     return lanes
@@ -418,14 +431,18 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
     the satisfiable ones by 1.2-2x (free-token-ignores-socket-snapshots 8.7 s -> 14.5 s), which is
     most of the catalog.
 
-    ``jobs`` > 1 races solver lanes on as many cores (``tokenproof.portfolio``, z3 only) from depth
-    ``SHORTCUTS_FROM_DEPTH`` on (with ``shortcuts``): lane 0 is the one-lane path above (without the
-    deferred rules, then the whole query); lane 1 asks the ``tokenproof.shortcuts`` ladder, then
-    stops; further lanes the whole query with other z3 seeds.  The first answer that settles a depth
-    wins (a restriction's ``unsat`` settles nothing), so verdicts and depths are the one-lane ones;
-    the counterexample found may vary from run to run.  Measured
-    on the 2-core machine (``benchmarks/bmc_mutants.py --jobs 2``): install-ignores-the-user-check's
-    depth-4 query, 32-67 s whole, is settled by the first shortcut in 4-5 s.
+    ``jobs`` > 1 (with ``fresh``, z3 alone, no ``split``) runs solver lanes on as many cores that work
+    through the depths (``_race_depths``, ``tokenproof.depthrace``): each depth's query is handed to
+    them as soon as it is built, and the next depth is built while they solve.  Lane 0 is the one-lane
+    path above (without the deferred rules, then the whole query); lane 1 asks the
+    ``tokenproof.shortcuts`` ladder from depth ``SHORTCUTS_FROM_DEPTH`` on, so it starts on depth
+    ``k+1``'s shortcuts while lane 0 still proves depth ``k``; further lanes the whole query with other
+    z3 seeds.  A depth is decided by a satisfiable attempt or the whole query's ``unsat`` (a
+    restriction's ``unsat`` decides nothing), and a deeper counterexample waits for every shallower
+    depth, so verdicts and depths are the one-lane ones; the counterexample found may vary from run
+    to run.  Measured on the 2-core machine (``benchmarks/bmc_mutants.py --jobs 2``):
+    install-ignores-the-user-check's depth-4 query, 32-67 s whole, is settled by the first shortcut
+    in 4-5 s, and the whole pair takes 7-8 s.
     """
     from model.scenarios import SCENARIOS
 
@@ -457,11 +474,13 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
     cone_fields = res.cone.fields if res.cone is not None else None
     symmetry = _symmetry(unr, cone_fields) if reduce else None
     first_sat_depth = SAT_FROM_DEPTH if sat_from is None else sat_from
+    deep = _Deepening(prop, unr, symmetry, prefix, cone_fields, reduce)
+    if jobs > 1 and fresh and not split and sat == "z3":
+        _race_depths(res, query, deep, DepthRace(jobs, timeout_ms, rlimit), defer, shortcuts)
+        res.seconds = time.perf_counter() - t0
+        return res
     for k in range(depth + 1):
-        if k > 0:
-            unr.extend()
-            if symmetry is not None:
-                unr.solver.add(*symmetry.constraints(k))
+        deep.step(k)
         tq = time.perf_counter()
         bad = violation(prop, unr, k, query)
         if bad is False:
@@ -504,17 +523,84 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
         if answer == z3.unknown:
             res.verdict, res.reason = UNKNOWN, solver.reason_unknown()
             break
-        # no violation at depth k on any path: P(s_k) is implied by the unrolling, and
-        # asserting it helps the deeper queries (a k-induction-style strengthening)
-        unr.solver.add(z3.Not(_as_bool(bad)))
-        if prefix is not None and k > 0:  # step k-1 is now a step before any violating one
-            sel = unr.steps[k - 1].sel
-            unr.solver.add(z3.Or(*[sel == i for i in prefix]) if prefix else z3.BoolVal(False))
-        if reduce and k > 0:
-            unr.solver.add(*steps_succeed(unr, k - 1, cone_fields))
+        deep.no_violation(k, bad)  # no violation at depth k on any path
         res.depth = k
     res.seconds = time.perf_counter() - t0
     return res
+
+
+@dataclass
+class _Deepening:
+    """What ``run_bmc`` adds to the unrolling at each depth: the step, and once the depth is known
+    (or, raced, assumed) to have no violation, the lemmas the deeper queries may use."""
+
+    prop: Property
+    unr: Unrolling
+    symmetry: SymmetryBreaking | None
+    prefix: list[int] | None  # selector values allowed before the violating step (the rule cone)
+    cone_fields: set[str] | None  # the rule cone's fields (None: every field)
+    reduce: bool  # ``run_bmc(reduce=True)``: the failing-step reduction (``steps_succeed``)
+
+    def step(self, k: int) -> None:
+        if k > 0:
+            self.unr.extend()
+            if self.symmetry is not None:
+                self.unr.solver.add(*self.symmetry.constraints(k))
+
+    def no_violation(self, k: int, bad: Any) -> None:
+        """Depth ``k`` has no violation: ``P(s_k)`` is implied by the unrolling, and asserting it helps
+        the deeper queries (a k-induction-style strengthening); step ``k-1`` is a step before any
+        violating one."""
+        unr = self.unr
+        if bad is not False:
+            unr.solver.add(z3.Not(_as_bool(bad)))
+        if self.prefix is not None and k > 0:
+            sel = unr.steps[k - 1].sel
+            unr.solver.add(z3.Or(*[sel == i for i in self.prefix]) if self.prefix else z3.BoolVal(False))
+        if self.reduce and k > 0:
+            unr.solver.add(*steps_succeed(unr, k - 1, self.cone_fields))
+
+
+def _race_depths(res: BMCResult, query: Any, deep: _Deepening, race: DepthRace, defer: tuple[str, ...],
+                 shortcuts: bool) -> None:
+    """``run_bmc`` with ``jobs`` > 1 (``tokenproof.depthrace``): each depth's query is built and handed to
+    the lanes, and the next depth built while they solve, its query assuming every shallower depth free
+    of violations (it is only read when that holds).  Lane 0 asks each depth without the ``defer`` rules,
+    then whole; lane 1 the ``tokenproof.shortcuts`` ladder from ``SHORTCUTS_FROM_DEPTH`` on, so it works
+    on depth ``k+1`` while lane 0 proves depth ``k``; lanes 2.. the whole query with other seeds.  Fills
+    ``res`` as the one-lane loop does: the same verdicts and depths."""
+    unr, prop, jobs = deep.unr, deep.prop, len(race.queues)
+    bads: dict[int, Any] = {}
+    try:
+        for k in range(res.max_depth + 1):
+            if race.settled():
+                break
+            deep.step(k)
+            bad = bads[k] = violation(prop, unr, k, query)
+            if bad is False:
+                race.add(k, [])
+            else:
+                whole = [*unr.solver.assertions(), _as_bool(bad)]
+                narrow = without_rules(whole, unr, k, defer)
+                race.add(k, _depth_lanes(whole, narrow, unr, k, defer, jobs, shortcuts, keep=True))
+            deep.no_violation(k, bad)
+    except BaseException:  # e.g. Ctrl-C while building: stop the lanes before passing it on
+        race.stop()
+        race.result()
+        raise
+    got = race.result()
+    last = 0.0
+    for k, (answer, at) in sorted(got.decided.items()):
+        res.stats.append(DepthStat(k, max(0.0, at - last), answer))
+        last = max(last, at)
+    if got.answer == SAT:
+        d = got.depth
+        res.settled_by = got.winner if got.winner != "query" else ""
+        res.verdict, res.depth, res.model = REFUTED, d, unr.complete(got.model(), d, bads[d], query)
+    elif got.answer == UNKNOWN:
+        res.verdict, res.depth, res.reason = UNKNOWN, got.depth - 1, got.reason_unknown()
+    else:
+        res.depth = got.depth
 
 
 def _symmetry(unr: Unrolling, fields: set[str] | None) -> SymmetryBreaking:

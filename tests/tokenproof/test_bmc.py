@@ -276,3 +276,49 @@ def test_a_check_blind_to_the_step_gives_the_violation_built_rule_by_rule(rules)
     s.set("timeout", TIMEOUT)
     s.add(*unr.solver.assertions(), _as_bool(violation(blind, unr, 1)) != _as_bool(violation(looking, unr, 1)))
     assert s.check() == z3.unsat
+
+
+# ------------------------------------------------------------------ two lanes across the depths (depthrace)
+def test_two_lanes_give_the_one_lane_verdicts_depths_and_per_depth_answers():
+    """``run_bmc(jobs=2)`` hands every depth to lanes that work ahead (``_race_depths``): the
+    shortest counterexample, every depth's answer, bounded-ok and unknown are the one-lane ones."""
+    m = load_seeded()["fork-shares-token"]
+    res = run_bmc(LIVE, depth=3, rules=m.rules(), mutant=m.name, timeout_ms=TIMEOUT, jobs=2)
+    assert (res.verdict, res.depth) == (REFUTED, 1)
+    assert [s.result for s in res.stats] == ["unsat", "sat"]
+    cex = res.counterexample()
+    replay(cex)
+    assert [s.rule for s in cex.steps] == ["fork"] and cex.replayed
+    ok = run_bmc(LIVE, depth=1, timeout_ms=TIMEOUT, jobs=2)
+    assert (ok.verdict, ok.depth, ok.model) == (BOUNDED_OK, 1, None)
+    assert [s.result for s in ok.stats] == ["unsat", "unsat"]
+    gave_up = run_bmc(LIVE, depth=2, timeout_ms=1, jobs=2)
+    assert gave_up.verdict == UNKNOWN and gave_up.reason
+    assert gave_up.depth == [s.result for s in gave_up.stats].index("unknown") - 1
+
+
+def test_terms_are_released_before_the_interpreter_tears_z3_down():
+    """At exit the cyclic garbage holding z3 terms is collected while z3 still works and the main
+    context is not deleted term by term (a depth-4 unrolling made that take minutes)."""
+    import gc
+    import weakref
+
+    import z3
+
+    from tokenproof.unrolling import _release_terms_at_exit
+
+    class Holder:
+        pass
+
+    a, b = Holder(), Holder()
+    a.other, b.other, a.term = b, a, z3.BitVec("held_in_a_cycle", 8) + 1
+    alive = weakref.ref(a)
+    del a, b
+    gc.disable()
+    try:
+        assert alive() is not None  # only the cycle collector frees it
+        _release_terms_at_exit()
+        assert alive() is None and z3.main_ctx().owner is False
+    finally:
+        z3.main_ctx().owner = True
+        gc.enable()

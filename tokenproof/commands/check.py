@@ -58,8 +58,9 @@ def _catalog():
                    "step position and plain create requests (tokenproof/shortcuts.py: a satisfiable answer "
                    "is a counterexample of that depth; verdicts and depths are the whole query's).")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Solver lanes per query, one core each: 2 races each query from depth 3 on against its "
-                   "shortcuts (tokenproof/portfolio.py; which counterexample is found may then vary).")
+              help="Solver lanes, one core each, working ahead through the depths while the next depth is "
+                   "built: lane 1 asks the shortcuts of depth k+1 while lane 0 proves depth k "
+                   "(tokenproof/depthrace.py; same verdicts and depths, which counterexample is found may vary).")
 def command(property_id: str, depth: int, scenario: str, mutant: str | None, timeout_ms: int, universe: str,
             out_dir: str, strict: bool, cone: bool, bv: bool, defer: bool, reduce: bool, sat: str,
             shortcuts: bool, jobs: int) -> None:
