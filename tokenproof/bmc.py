@@ -476,7 +476,7 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
     first_sat_depth = SAT_FROM_DEPTH if sat_from is None else sat_from
     deep = _Deepening(prop, unr, symmetry, prefix, cone_fields, reduce)
     if jobs > 1 and fresh and not split and sat == "z3":
-        _race_depths(res, query, deep, DepthRace(jobs, timeout_ms, rlimit), defer, shortcuts)
+        _race_depths(res, query, deep, DepthRace(jobs, timeout_ms, rlimit), jobs, defer, shortcuts)
         res.seconds = time.perf_counter() - t0
         return res
     for k in range(depth + 1):
@@ -552,8 +552,7 @@ class _Deepening:
         the deeper queries (a k-induction-style strengthening); step ``k-1`` is a step before any
         violating one."""
         unr = self.unr
-        if bad is not False:
-            unr.solver.add(z3.Not(_as_bool(bad)))
+        unr.solver.add(z3.Not(_as_bool(bad)))
         if self.prefix is not None and k > 0:
             sel = unr.steps[k - 1].sel
             unr.solver.add(z3.Or(*[sel == i for i in self.prefix]) if self.prefix else z3.BoolVal(False))
@@ -561,15 +560,15 @@ class _Deepening:
             unr.solver.add(*steps_succeed(unr, k - 1, self.cone_fields))
 
 
-def _race_depths(res: BMCResult, query: Any, deep: _Deepening, race: DepthRace, defer: tuple[str, ...],
-                 shortcuts: bool) -> None:
+def _race_depths(res: BMCResult, query: Any, deep: _Deepening, race: DepthRace, jobs: int,
+                 defer: tuple[str, ...], shortcuts: bool) -> None:
     """``run_bmc`` with ``jobs`` > 1 (``tokenproof.depthrace``): each depth's query is built and handed to
     the lanes, and the next depth built while they solve, its query assuming every shallower depth free
     of violations (it is only read when that holds).  Lane 0 asks each depth without the ``defer`` rules,
     then whole; lane 1 the ``tokenproof.shortcuts`` ladder from ``SHORTCUTS_FROM_DEPTH`` on, so it works
     on depth ``k+1`` while lane 0 proves depth ``k``; lanes 2.. the whole query with other seeds.  Fills
     ``res`` as the one-lane loop does: the same verdicts and depths."""
-    unr, prop, jobs = deep.unr, deep.prop, len(race.queues)
+    unr, prop = deep.unr, deep.prop
     bads: dict[int, Any] = {}
     try:
         for k in range(res.max_depth + 1):
@@ -577,12 +576,12 @@ def _race_depths(res: BMCResult, query: Any, deep: _Deepening, race: DepthRace, 
                 break
             deep.step(k)
             bad = bads[k] = violation(prop, unr, k, query)
-            if bad is False:
+            if bad is False:  # as in the one-lane loop: nothing to ask, nothing to add
                 race.add(k, [])
-            else:
-                whole = [*unr.solver.assertions(), _as_bool(bad)]
-                narrow = without_rules(whole, unr, k, defer)
-                race.add(k, _depth_lanes(whole, narrow, unr, k, defer, jobs, shortcuts, keep=True))
+                continue
+            whole = [*unr.solver.assertions(), _as_bool(bad)]
+            narrow = without_rules(whole, unr, k, defer)
+            race.add(k, _depth_lanes(whole, narrow, unr, k, defer, jobs, shortcuts, keep=True))
             deep.no_violation(k, bad)
     except BaseException:  # e.g. Ctrl-C while building: stop the lanes before passing it on
         race.stop()

@@ -110,8 +110,7 @@ class DepthRace:
         self.depths: list[int] = []
         self.closed = False
         self.pending: dict[int, int] = {}  # depth -> attempts added and not yet ended
-        self.unsat: set[int] = set()
-        self.found: dict[int, tuple[str, Any, z3.Context]] = {}  # depth -> (attempt, model, its context)
+        self.found: dict[int, tuple[str, Any]] = {}  # depth -> (attempt, model in the attempt's context)
         self.reasons: dict[int, list[str]] = {}
         self.decided: dict[int, tuple[str, float]] = {}
         self.tried: list[tuple[int, str, str, float]] = []
@@ -138,7 +137,6 @@ class DepthRace:
             self.depths.append(depth)
             self.pending[depth] = sum(len(t) for t in tasks)
             if not self.pending[depth]:
-                self.unsat.add(depth)
                 self._decide(depth, UNSAT)
         for i, lane in enumerate(tasks):
             for t in lane:
@@ -160,9 +158,7 @@ class DepthRace:
                 self.outcome = (UNKNOWN, self.depths[-1] if self.depths else 0)
                 self.reasons.setdefault(self.outcome[1], []).append("stopped by the caller")
             self.done.set()
-            for task in self.running:
-                if task is not None:
-                    task.ctx.interrupt()
+            self._interrupt_stale()
 
     def settled(self) -> bool:
         return self.done.is_set()
@@ -181,7 +177,7 @@ class DepthRace:
         answer, depth = self.outcome or (UNKNOWN, self.depths[0] if self.depths else 0)
         out = DepthOutcome(answer, depth, decided=dict(self.decided), tried=list(self.tried))
         if answer == SAT:
-            out.winner, model, _ctx = self.found[depth]
+            out.winner, model = self.found[depth]
             out.model_ = model.translate(self.target)
         elif answer == UNKNOWN:
             out.reasons = self.reasons.get(depth, [])
@@ -212,11 +208,8 @@ class DepthRace:
             self.running[i] = None
             if answer in a.settles and not self._stale(task):
                 if answer == SAT:
-                    self.found[task.depth] = (a.name, sv.model(), task.ctx)
-                    self._decide(task.depth, SAT)
-                else:
-                    self.unsat.add(task.depth)
-                    self._decide(task.depth, UNSAT)
+                    self.found[task.depth] = (a.name, sv.model())
+                self._decide(task.depth, answer)
             elif answer == UNKNOWN and self._stale(task) and sv.reason_unknown() in CANCELED:
                 answer = INTERRUPTED
             elif answer == UNKNOWN:
@@ -225,7 +218,9 @@ class DepthRace:
 
     # ------------------------------------------------------------------ bookkeeping (under the lock)
     def _stale(self, task: _Task) -> bool:
-        return self.done.is_set() or task.depth in self.unsat or task.depth in self.found
+        """Its answer is no longer needed: the race is over or its depth is decided (``unknown`` is
+        decided only once no attempt of the depth is left)."""
+        return self.done.is_set() or task.depth in self.decided
 
     def _ended(self, task: _Task, answer: str, seconds: float) -> None:
         self.pending[task.depth] -= 1

@@ -2,9 +2,10 @@
 
 A depth's query is hard or easy mostly by luck: the same satisfiable depth-3
 query takes z3 3 s or 12 s with another ``random_seed`` (measured, see
-``run_bmc(jobs=...)``).  ``race`` runs several *lanes* side by side, each in its
-own z3 context and thread (z3's C calls release the GIL), and takes the first
-answer that settles the question:
+``run_bmc(jobs=...)``).  ``race`` runs several *lanes* side by side, each
+attempt in its own z3 context and the lanes in threads (z3's C calls release
+the GIL; ``tokenproof.depthrace`` does the running, for one depth), and takes
+the first answer that settles the question:
 
 - a lane is a list of ``Attempt``\\ s run in order;
 - an attempt's ``settles`` names the answers that end the race: ``{"sat",
@@ -22,7 +23,6 @@ depend on which lane wins; only *which* counterexample is found may.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,80 +65,42 @@ class Outcome:
         return "; ".join(self.reasons) or "no lane settled the query"
 
 
-class _Race:
-    def __init__(self, lanes: list[list[Attempt]], timeout_ms: int, rlimit: int, target: z3.Context):
-        self.lanes = lanes
-        self.timeout_ms = timeout_ms
-        self.rlimit = rlimit
-        self.target = target
-        # one lane runs in this thread and context; several get a context each, their assertions
-        # translated up front, in this thread (the caller's context is used by no other thread)
-        self.ctxs = [target] if len(lanes) == 1 else [z3.Context() for _ in lanes]
-        self.work = [[(a, [x if c is target else x.translate(c) for x in a.assertions]) for a in lane]
-                     for lane, c in zip(lanes, self.ctxs)]
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.result: Outcome | None = None
-        self.reasons: list[str] = []
-        self.tried: list[tuple[str, str, float]] = []
-
-    def run(self) -> Outcome:
-        if len(self.lanes) == 1:
-            self._lane(0)
-            return self._outcome()
-        threads = [threading.Thread(target=self._lane, args=(i,), daemon=True) for i in range(len(self.lanes))]
-        for t in threads:
-            t.start()
-        while any(t.is_alive() for t in threads):
-            for t in threads:
-                t.join(0.05)
-            if self.done.is_set():  # again and again: a lane may have been between attempts
-                for c in self.ctxs:
-                    c.interrupt()
-        return self._outcome()
-
-    def _outcome(self) -> Outcome:
-        out = self.result or Outcome(z3.unknown, reasons=self.reasons)
-        out.tried = self.tried
-        return out
-
-    def _lane(self, i: int) -> None:
-        ctx = self.ctxs[i]
-        for attempt, assertions in self.work[i]:
-            if self.done.is_set():
-                return
-            sv = new_solver(max(1, int(self.timeout_ms * attempt.budget)), self.rlimit, ctx)
-            sv.set("random_seed", int(attempt.seed))
-            sv.add(*assertions)
-            t0 = time.perf_counter()
-            answer = sv.check()
-            name = str(answer)
-            with self.lock:
-                self.tried.append((attempt.name, name, time.perf_counter() - t0))
-            if name in attempt.settles:
-                self._settle(attempt, answer, sv)
-                return
-            if name == UNKNOWN and not self.done.is_set():
-                with self.lock:
-                    self.reasons.append(f"{attempt.name}: {sv.reason_unknown()}")
-
-    def _settle(self, attempt: Attempt, answer: Any, sv: z3.Solver) -> None:
-        with self.lock:
-            if self.result is not None:
-                return
-            model = None
-            if answer == z3.sat:
-                model = sv.model()
-                model = model if sv.ctx is self.target else model.translate(self.target)
-            self.result = Outcome(answer, attempt.name, model)
-            self.done.set()
-
-
 def race(lanes: list[list[Attempt]], timeout_ms: int, rlimit: int = 0) -> Outcome:
     """Run the lanes side by side; the first attempt whose answer it ``settles`` wins (see the module
-    docstring).  Every attempt's assertions must live in one context, the one the model comes back in."""
-    first = next(a.assertions[0] for lane in lanes for a in lane if a.assertions)
-    return _Race(lanes, timeout_ms, rlimit, first.ctx).run()
+    docstring).  Every attempt's assertions must live in one context, the one the model comes back in.
+    One lane runs in this thread and context; several are a one-depth ``tokenproof.depthrace.DepthRace``
+    (a thread and a context per attempt, the losers interrupted)."""
+    if len(lanes) == 1:
+        return _one_lane(lanes[0], timeout_ms, rlimit)
+    from tokenproof.depthrace import DepthRace  # it builds on this module's Attempt
+
+    depths = DepthRace(len(lanes), timeout_ms, rlimit)
+    depths.add(0, lanes)
+    got = depths.result()
+    return Outcome(_ANSWERS[got.answer], got.winner, got.model_, got.reasons,
+                   [(name, answer, seconds) for _, name, answer, seconds in got.tried])
+
+
+_ANSWERS = {SAT: z3.sat, UNSAT: z3.unsat, UNKNOWN: z3.unknown}
+
+
+def _one_lane(lane: list[Attempt], timeout_ms: int, rlimit: int) -> Outcome:
+    """The attempts in order, in this thread and the assertions' context, until one settles."""
+    out = Outcome(z3.unknown)
+    for attempt in lane:
+        sv = new_solver(max(1, int(timeout_ms * attempt.budget)), rlimit, attempt.assertions[0].ctx)
+        sv.set("random_seed", int(attempt.seed))
+        sv.add(*attempt.assertions)
+        t0 = time.perf_counter()
+        answer = sv.check()
+        out.tried.append((attempt.name, str(answer), time.perf_counter() - t0))
+        if str(answer) in attempt.settles:
+            out.answer, out.winner = answer, attempt.name
+            out.model_ = sv.model() if answer == z3.sat else None
+            return out
+        if answer == z3.unknown:
+            out.reasons.append(f"{attempt.name}: {sv.reason_unknown()}")
+    return out
 
 
 __all__ = ["Attempt", "Outcome", "race", "SAT", "UNSAT", "UNKNOWN"]
