@@ -526,10 +526,13 @@ def _release_terms_at_exit() -> None:
     """Before the interpreter tears its modules down: collect the cyclic garbage (an ``Unrolling`` and
     its tables refer to each other) while z3's bindings still work, and keep z3's main context from
     being deleted during the teardown.  Terms still alive then are never released one by one (the
-    bindings are gone), and deleting a context that holds millions of them is quadratic in z3 (a
-    ``tokenproof check`` or a benchmark that built depth-4 unrollings sat for minutes at exit)."""
+    bindings are gone), and deleting a context that holds millions of them is quadratic in z3 (the
+    BMC benchmark, and scripts holding a depth-4 result, sat for minutes at exit).  A process that never
+    made z3's main context gets none made here."""
     gc.collect()
-    z3.main_ctx().owner = False  # the process is ending: the OS reclaims it at once
+    main = getattr(z3.z3, "_main_ctx", None)
+    if main is not None:
+        main.owner = False  # the process is ending: the OS reclaims it at once
 
 
 atexit.register(_release_terms_at_exit)
