@@ -5,6 +5,8 @@ an undecided depth is ``unknown`` (never a verdict), and the model comes back in
 
 from __future__ import annotations
 
+import time
+
 import z3
 
 from tokenproof.depthrace import DepthRace
@@ -70,8 +72,19 @@ def test_an_unknown_depth_stops_the_race_with_its_reason_even_if_a_deeper_depth_
 
 def test_an_attempt_whose_depth_is_decided_elsewhere_is_interrupted_and_its_lane_moves_on():
     # lane 0 is stuck on a restriction of depth 1 (no timeout within the test's time) when lane 1
-    # decides depth 1 unsat: lane 0 must be interrupted (z3 says so) and go on to depth 2
-    race = DepthRace(2, 600_000)
+    # decides depth 1 unsat: lane 0 must be interrupted (z3 says so) and go on to depth 2.  Lane 1
+    # waits until lane 0 is on that restriction (else lane 0 would merely skip it).
+    class LaneOneWaits(DepthRace):
+        def _run(self, i, task):
+            while i == 1 and not self.lane_zero_on("narrow"):
+                time.sleep(0.01)
+            super()._run(i, task)
+
+        def lane_zero_on(self, name):
+            running = self.running[0]
+            return running is not None and running.attempt.name == name
+
+    race = LaneOneWaits(2, 600_000)
     race.add(0, [[whole(NONE)], []])
     race.add(1, [[restriction(HARD, "narrow")], [whole(NONE)]])
     race.add(2, [[whole(FREE)], []])
