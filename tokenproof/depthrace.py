@@ -101,8 +101,8 @@ class DepthRace:
     """Lanes fed depth by depth (see the module docstring).  ``add`` and ``result`` are the caller's:
     they are the only code that touches the caller's z3 context."""
 
-    def __init__(self, lanes: int, timeout_ms: int, rlimit: int = 0):
-        self.timeout_ms, self.rlimit = timeout_ms, rlimit
+    def __init__(self, lanes: int, timeout_ms: int, rlimit: int = 0, qfbv: bool = False):
+        self.timeout_ms, self.rlimit, self.qfbv = timeout_ms, rlimit, qfbv
         self.t0 = time.perf_counter()
         self.lock = threading.Lock()
         self.done = threading.Event()
@@ -199,7 +199,7 @@ class DepthRace:
 
     def _run(self, i: int, task: _Task) -> None:
         a = task.attempt
-        sv = new_solver(max(1, int(self.timeout_ms * a.budget)), self.rlimit, task.ctx)
+        sv = new_solver(max(1, int(self.timeout_ms * a.budget)), self.rlimit, task.ctx, self.qfbv)
         sv.set("random_seed", int(a.seed))
         sv.add(*task.assertions)
         t0 = time.perf_counter()

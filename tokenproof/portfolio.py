@@ -65,16 +65,17 @@ class Outcome:
         return "; ".join(self.reasons) or "no lane settled the query"
 
 
-def race(lanes: list[list[Attempt]], timeout_ms: int, rlimit: int = 0) -> Outcome:
+def race(lanes: list[list[Attempt]], timeout_ms: int, rlimit: int = 0, qfbv: bool = False) -> Outcome:
     """Run the lanes side by side; the first attempt whose answer it ``settles`` wins (see the module
     docstring).  Every attempt's assertions must live in one context, the one the model comes back in.
     One lane runs in this thread and context; several are a one-depth ``tokenproof.depthrace.DepthRace``
-    (a thread and a context per attempt, the losers interrupted)."""
+    (a thread and a context per attempt, the losers interrupted).  ``qfbv``: the assertions are pure
+    bit-vector formulas (``tokenproof.unrolling.new_solver``)."""
     if len(lanes) == 1:
-        return _one_lane(lanes[0], timeout_ms, rlimit)
+        return _one_lane(lanes[0], timeout_ms, rlimit, qfbv)
     from tokenproof.depthrace import DepthRace  # it builds on this module's Attempt
 
-    depths = DepthRace(len(lanes), timeout_ms, rlimit)
+    depths = DepthRace(len(lanes), timeout_ms, rlimit, qfbv)
     depths.add(0, lanes)
     got = depths.result()
     return Outcome(_ANSWERS[got.answer], got.winner, got.model_, got.reasons,
@@ -84,11 +85,11 @@ def race(lanes: list[list[Attempt]], timeout_ms: int, rlimit: int = 0) -> Outcom
 _ANSWERS = {SAT: z3.sat, UNSAT: z3.unsat, UNKNOWN: z3.unknown}
 
 
-def _one_lane(lane: list[Attempt], timeout_ms: int, rlimit: int) -> Outcome:
+def _one_lane(lane: list[Attempt], timeout_ms: int, rlimit: int, qfbv: bool) -> Outcome:
     """The attempts in order, in this thread and the assertions' context, until one settles."""
     out = Outcome(z3.unknown)
     for attempt in lane:
-        sv = new_solver(max(1, int(timeout_ms * attempt.budget)), rlimit, attempt.assertions[0].ctx)
+        sv = new_solver(max(1, int(timeout_ms * attempt.budget)), rlimit, attempt.assertions[0].ctx, qfbv)
         sv.set("random_seed", int(attempt.seed))
         sv.add(*attempt.assertions)
         t0 = time.perf_counter()

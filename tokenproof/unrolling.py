@@ -538,10 +538,29 @@ def _release_terms_at_exit() -> None:
 atexit.register(_release_terms_at_exit)
 
 
-def new_solver(timeout_ms: int, rlimit: int = 0, ctx: z3.Context | None = None) -> z3.Solver:
+#: z3's bit-vector preprocessing, bit-blasting and SAT solver, as one tactic (``new_solver(qfbv=True)``)
+QF_BV_PIPELINE = ("simplify", "propagate-values", "solve-eqs", "elim-uncnstr", "simplify", "max-bv-sharing",
+                  "bit-blast", "aig", "sat")
+
+
+def _qfbv_solver(ctx: z3.Context | None) -> z3.Solver:
+    pipeline = z3.Then(*QF_BV_PIPELINE, "fail-if-undecided", ctx=ctx)
+    return z3.OrElse(pipeline, z3.Tactic("smt", ctx=ctx), ctx=ctx).solver()
+
+
+def new_solver(timeout_ms: int, rlimit: int = 0, ctx: z3.Context | None = None, qfbv: bool = False) -> z3.Solver:
     """A ``z3.Solver`` (in ``ctx``, default z3's main context) with a (wall-clock) timeout and, if
-    given, a resource limit."""
-    s = z3.Solver(ctx=ctx)
+    given, a resource limit.
+
+    ``qfbv``: the assertions will be pure bit-vector formulas (``run_bmc(bv=True)``); the solver is
+    then the ``QF_BV_PIPELINE`` tactic, not z3's default solver (which picks its ``qfbv`` tactic for
+    them).  Measured alone on the depth-3 and depth-4 queries of five catalog pairs (2-core
+    machine): satisfiable shortcut queries 1.5-3x faster (install-ignores-the-session-check's first
+    depth-4 shortcut 3.9 s -> 1.3 s), unsatisfiable ones 10-30 % faster, the whole depth-4 queries
+    about the same (9-16 s).  It honours timeouts, resource limits and ``Context.interrupt`` alike.
+    A formula that is not pure bit-vector after all (the SAT step leaves it undecided) falls back to
+    z3's SMT core rather than answering ``unknown``."""
+    s = _qfbv_solver(ctx) if qfbv else z3.Solver(ctx=ctx)
     s.set("timeout", int(timeout_ms))
     if rlimit:
         s.set("rlimit", int(rlimit))
