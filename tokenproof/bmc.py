@@ -406,8 +406,8 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
     object or SID constant constrained to that range, instead of enumeration
     sorts: every query is then QF_BV and z3 bit-blasts it to its SAT solver
     (the fresh queries go to ``new_solver(qfbv=True)``: z3's bit-vector
-    preprocessing, bit-blasting and SAT solver as one tactic).  Measured: a satisfiable depth-4 query (the impersonate-peer mutant) about
-    2x faster (median 10 s against 21 s of CPU over five seeds), but the
+    preprocessing, bit-blasting and SAT solver as one tactic).  Measured: a
+    satisfiable depth-4 query (the impersonate-peer mutant) about 2x faster (median 10 s against 21 s of CPU over five seeds), but the
     unsatisfiable deep queries of the explorer agreement 2-4x slower; so off
     by default.
 
@@ -478,7 +478,7 @@ def run_bmc(prop: Property, *, depth: int = DEFAULT_DEPTH, scenario: str = "stan
     first_sat_depth = SAT_FROM_DEPTH if sat_from is None else sat_from
     deep = _Deepening(prop, unr, symmetry, prefix, cone_fields, reduce)
     if jobs > 1 and fresh and not split and sat == "z3":
-        _race_depths(res, query, deep, DepthRace(jobs, timeout_ms, rlimit, bv), jobs, defer, shortcuts)
+        _race_depths(res, query, deep, DepthRace(jobs, timeout_ms, rlimit, unr.uni.bv), jobs, defer, shortcuts)
         res.seconds = time.perf_counter() - t0
         return res
     for k in range(depth + 1):

@@ -44,7 +44,6 @@ from typing import Any
 import z3
 
 from tokenproof.portfolio import SAT, UNKNOWN, UNSAT, Attempt
-from tokenproof.unrolling import new_solver
 
 INTERRUPTED = "interrupted"  # an attempt stopped because its depth was decided elsewhere
 CANCELED = ("interrupted", "canceled")  # z3's reason_unknown after ``Context.interrupt`` (by version)
@@ -199,9 +198,7 @@ class DepthRace:
 
     def _run(self, i: int, task: _Task) -> None:
         a = task.attempt
-        sv = new_solver(max(1, int(self.timeout_ms * a.budget)), self.rlimit, task.ctx, self.qfbv)
-        sv.set("random_seed", int(a.seed))
-        sv.add(*task.assertions)
+        sv = a.solver(task.assertions, task.ctx, self.timeout_ms, self.rlimit, self.qfbv)
         t0 = time.perf_counter()
         answer = str(sv.check())
         with self.lock:

@@ -46,6 +46,14 @@ class Attempt:
     name: str = "query"
     budget: float = 1.0  # its share of the race's timeout
 
+    def solver(self, assertions: Any, ctx: Any, timeout_ms: int, rlimit: int, qfbv: bool) -> z3.Solver:
+        """A solver in ``ctx`` holding ``assertions`` (this attempt's, or their translation into
+        ``ctx``), with this attempt's share of ``timeout_ms`` and its seed."""
+        sv = new_solver(max(1, int(timeout_ms * self.budget)), rlimit, ctx, qfbv)
+        sv.set("random_seed", int(self.seed))
+        sv.add(*assertions)
+        return sv
+
 
 @dataclass
 class Outcome:
@@ -89,9 +97,7 @@ def _one_lane(lane: list[Attempt], timeout_ms: int, rlimit: int, qfbv: bool) -> 
     """The attempts in order, in this thread and the assertions' context, until one settles."""
     out = Outcome(z3.unknown)
     for attempt in lane:
-        sv = new_solver(max(1, int(timeout_ms * attempt.budget)), rlimit, attempt.assertions[0].ctx, qfbv)
-        sv.set("random_seed", int(attempt.seed))
-        sv.add(*attempt.assertions)
+        sv = attempt.solver(attempt.assertions, attempt.assertions[0].ctx, timeout_ms, rlimit, qfbv)
         t0 = time.perf_counter()
         answer = sv.check()
         out.tried.append((attempt.name, str(answer), time.perf_counter() - t0))

@@ -99,7 +99,7 @@ def test_bounded_model_checking_uses_the_pipeline_exactly_for_bit_vector_queries
         asked.append(kw.get("qfbv", args[3] if len(args) > 3 else False))
         return real(*args, **kw)
 
-    for module in ("tokenproof.bmc", "tokenproof.portfolio", "tokenproof.depthrace"):
+    for module in ("tokenproof.bmc", "tokenproof.portfolio"):  # portfolio's: every lane's, raced or not
         monkeypatch.setattr(f"{module}.new_solver", spy)
     mutant = load_seeded()["fork-shares-token"]
     for bv in (False, True):
